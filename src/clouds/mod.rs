@@ -1,0 +1,126 @@
+//! The clouds we scan, the provider package and pinned plugin version each is read with, and the
+//! factory that builds a cloud's [`Scanner`] from settings.
+//!
+//! The pinned versions live here and nowhere else; `providerVersion` overrides them per run.
+
+use std::str::FromStr;
+
+use crate::discover::Scanner;
+use crate::settings::{InputError, Settings};
+
+pub mod kubernetes;
+
+/// A supported cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cloud {
+    Aws,
+    Azure,
+    Kubernetes,
+    Oci,
+}
+
+impl Cloud {
+    pub const ALL: [Cloud; 4] = [Cloud::Aws, Cloud::Azure, Cloud::Kubernetes, Cloud::Oci];
+
+    /// The name used in config and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Aws => "aws",
+            Cloud::Azure => "azure",
+            Cloud::Kubernetes => "kubernetes",
+            Cloud::Oci => "oci",
+        }
+    }
+
+    /// The Pulumi provider package that reads this cloud's resources.
+    pub fn package(self) -> &'static str {
+        match self {
+            Cloud::Aws => "aws-native",
+            Cloud::Azure => "azure-native",
+            Cloud::Kubernetes => "kubernetes",
+            Cloud::Oci => "oci",
+        }
+    }
+
+    /// The provider plugin version this release of the tool is tested against.
+    pub fn pinned_version(self) -> &'static str {
+        match self {
+            Cloud::Aws => "1.74.1",
+            Cloud::Azure => "3.29.0",
+            Cloud::Kubernetes => "4.32.0",
+            Cloud::Oci => "4.20.0",
+        }
+    }
+
+    /// The plugin version for this run: `providerVersion` if set (checked to be strict semver, as
+    /// the engine requires), else the pinned one.
+    pub fn provider_version(self, settings: &Settings) -> Result<String, InputError> {
+        match settings.get("providerVersion") {
+            None => Ok(self.pinned_version().to_string()),
+            Some(v) => {
+                let v = v.strip_prefix('v').unwrap_or(v);
+                if is_strict_semver(v) {
+                    Ok(v.to_string())
+                } else {
+                    Err(InputError::new(format!(
+                        "{} must be a plugin version such as {}, not {v:?}",
+                        settings.describe("providerVersion"),
+                        self.pinned_version()
+                    )))
+                }
+            }
+        }
+    }
+}
+
+impl FromStr for Cloud {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        let lower = s.trim().to_ascii_lowercase();
+        Cloud::ALL
+            .into_iter()
+            .find(|c| c.name() == lower || (lower == "k8s" && *c == Cloud::Kubernetes))
+            .ok_or_else(|| {
+                InputError::new(format!(
+                    "unknown cloud {s:?}: use one of aws, azure, kubernetes, oci"
+                ))
+            })
+    }
+}
+
+/// `MAJOR.MINOR.PATCH` with an optional `-prerelease` / `+build`.
+fn is_strict_semver(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Builds the scanner for the configured cloud. Configuration problems (no credentials, unreadable
+/// kubeconfig) come back as [`InputError`]s before any listing starts.
+pub async fn scanner(settings: &Settings) -> Result<Box<dyn Scanner>, InputError> {
+    match settings.cloud {
+        Cloud::Kubernetes => Ok(Box::new(
+            kubernetes::KubernetesScanner::new(settings).await?,
+        )),
+        other => Err(InputError::new(format!(
+            "the {} scanner is not available in this build yet",
+            other.name()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semver_check() {
+        assert!(is_strict_semver("4.32.0"));
+        assert!(is_strict_semver("1.0.0-alpha.1+abc"));
+        assert!(!is_strict_semver("4.32"));
+        assert!(!is_strict_semver("latest"));
+    }
+}

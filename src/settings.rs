@@ -1,0 +1,366 @@
+//! Every knob of a run, from command-line flags, `PULUMI_CLOUD_IMPORT_*` variables and stack config,
+//! checked before any cloud or engine call. Bad input becomes one [`InputError`] line naming the flag,
+//! variable or config key at fault.
+//!
+//! One key space serves all three sources: `--config region=us-west-2`, the flag `--region`, and the
+//! stack config `pulumi-cloud-import:region` all set the key `region`. Flags win over environment
+//! variables, which win over stack config.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::clouds::Cloud;
+use crate::pulumi::env::PulumiEnv;
+
+/// The config namespace; stack config keys are `pulumi-cloud-import:<key>`.
+pub const NAMESPACE: &str = "pulumi-cloud-import";
+/// Default number of concurrent reads, as the original tool documents.
+pub const DEFAULT_WORKERS: usize = 3;
+/// Upper bound for `PULUMI_CLOUD_IMPORT_WORKERS`; the engine itself runs at most `--parallel` reads.
+pub const MAX_WORKERS: usize = 512;
+
+/// A bad flag, variable, config value or input file: printed as one line, exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(String);
+
+impl InputError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        InputError(msg.into())
+    }
+}
+
+/// Command line of `pulumi-cloud-import`. Under `pulumi up` the program gets no arguments and every
+/// knob comes from stack config instead.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "pulumi-cloud-import",
+    version,
+    about = "Reads every resource of a cloud account into a Pulumi stack, or writes an import.json",
+    long_about = "Without --import or --list this runs as a Pulumi program: `pulumi up --skip-preview \
+--show-reads --continue-on-error` in this project. --import writes an import.json for \
+`pulumi import --file`; --list prints one JSON object per resource. Neither needs Pulumi."
+)]
+pub struct Cli {
+    /// Write an import file for `pulumi import --file` instead of reading into a stack.
+    #[arg(long, conflicts_with = "list")]
+    pub import: bool,
+    /// Print one JSON object per discovered resource on stdout (NDJSON).
+    #[arg(long)]
+    pub list: bool,
+    /// Which cloud to scan: aws, azure, kubernetes, oci (config key `cloud`).
+    #[arg(long)]
+    pub cloud: Option<String>,
+    /// Where --import writes its file.
+    #[arg(long, default_value = "import.json")]
+    pub out: PathBuf,
+    /// Only import types whose token matches one of these globs, e.g. 'kubernetes:apps/*' (key `include`).
+    #[arg(long, value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// Never import types whose token matches one of these globs (key `exclude`).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Concurrent ReadResource calls (env PULUMI_CLOUD_IMPORT_WORKERS; default 3).
+    #[arg(long)]
+    pub workers: Option<String>,
+    /// Provider plugin version to read with (key `providerVersion`; default: the pinned version).
+    #[arg(long)]
+    pub provider_version: Option<String>,
+    /// Kubernetes: kubeconfig context (key `context`; default: the current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Kubernetes: also import the objects excluded by default (Events, owned Pods, ...).
+    #[arg(long)]
+    pub no_default_exclusions: bool,
+    /// AWS / OCI: region to scan (key `region`).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Azure: subscription id (key `subscription`).
+    #[arg(long)]
+    pub subscription: Option<String>,
+    /// Azure: location(s) to scan, comma-separated, or `all` (key `location`).
+    #[arg(long)]
+    pub location: Option<String>,
+    /// OCI: compartment OCID whose subtree is scanned (key `compartment`; default: the tenancy).
+    #[arg(long)]
+    pub compartment: Option<String>,
+    /// AWS / OCI: named profile of the cloud's CLI config (key `profile`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Any other setting, as KEY=VALUE (the same keys as stack config). Repeatable.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Debug logging (env PULUMI_CLOUD_IMPORT_DEBUG=true).
+    #[arg(long)]
+    pub debug: bool,
+}
+
+/// What to do with the discovered resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Read them into the stack through the resource monitor.
+    Engine,
+    /// Write an import file.
+    Import { out: PathBuf },
+    /// Print NDJSON on stdout.
+    List,
+}
+
+/// A validated run configuration.
+#[derive(Debug)]
+pub struct Settings {
+    pub mode: Mode,
+    pub cloud: Cloud,
+    pub workers: usize,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub debug: bool,
+    /// Present in engine mode.
+    pub pulumi: Option<PulumiEnv>,
+    values: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// Builds settings from the command line and an environment lookup (normally `std::env::var`).
+    pub fn from_sources(
+        cli: Cli,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, InputError> {
+        let pulumi = PulumiEnv::from_lookup(&env)?;
+        let mode = if cli.import {
+            Mode::Import {
+                out: cli.out.clone(),
+            }
+        } else if cli.list {
+            Mode::List
+        } else if pulumi.is_some() {
+            Mode::Engine
+        } else {
+            return Err(InputError::new(
+                "PULUMI_MONITOR is not set: run this program with `pulumi up` in its project, or pass --import or --list to use it without Pulumi",
+            ));
+        };
+
+        // Lowest precedence first: stack config, then environment, then flags.
+        let mut values = BTreeMap::new();
+        if let Some(p) = &pulumi {
+            for ns in [NAMESPACE, p.project.as_str()] {
+                let prefix = format!("{ns}:");
+                for (k, v) in &p.config {
+                    if let Some(key) = k.strip_prefix(&prefix) {
+                        values.insert(key.to_string(), v.clone());
+                    }
+                }
+            }
+        }
+        for (key, var) in [
+            ("workers", "PULUMI_CLOUD_IMPORT_WORKERS"),
+            ("debug", "PULUMI_CLOUD_IMPORT_DEBUG"),
+        ] {
+            if let Some(v) = env(var) {
+                values.insert(key.to_string(), v);
+            }
+        }
+        let flags = [
+            ("cloud", cli.cloud),
+            ("workers", cli.workers),
+            ("providerVersion", cli.provider_version),
+            ("context", cli.context),
+            ("region", cli.region),
+            ("subscription", cli.subscription),
+            ("location", cli.location),
+            ("compartment", cli.compartment),
+            ("profile", cli.profile),
+        ];
+        for (key, v) in flags {
+            if let Some(v) = v {
+                values.insert(key.to_string(), v);
+            }
+        }
+        if !cli.include.is_empty() {
+            values.insert("include".into(), cli.include.join(","));
+        }
+        if !cli.exclude.is_empty() {
+            values.insert("exclude".into(), cli.exclude.join(","));
+        }
+        if cli.no_default_exclusions {
+            values.insert("defaultExclusions".into(), "false".into());
+        }
+        if cli.debug {
+            values.insert("debug".into(), "true".into());
+        }
+        for pair in cli.config {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                InputError::new(format!("--config takes KEY=VALUE, not {pair:?}"))
+            })?;
+            let k = k.strip_prefix(&format!("{NAMESPACE}:")).unwrap_or(k);
+            values.insert(k.trim().to_string(), v.to_string());
+        }
+
+        let cloud_text = values.get("cloud").cloned().ok_or_else(|| {
+            InputError::new(if mode == Mode::Engine {
+                "pulumi-cloud-import:cloud is not set: run `pulumi config set pulumi-cloud-import:cloud <aws|azure|kubernetes|oci>`"
+            } else {
+                "--cloud is required: one of aws, azure, kubernetes, oci"
+            })
+        })?;
+        let cloud = cloud_text.parse::<Cloud>()?;
+
+        let mut settings = Settings {
+            mode,
+            cloud,
+            workers: DEFAULT_WORKERS,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            debug: false,
+            pulumi,
+            values,
+        };
+        settings.workers = match settings.get("workers") {
+            None => DEFAULT_WORKERS,
+            Some(text) => parse_workers(text)?,
+        };
+        settings.include = settings.get_list("include")?;
+        settings.exclude = settings.get_list("exclude")?;
+        settings.debug = settings.get_bool("debug")?.unwrap_or(false);
+        Ok(settings)
+    }
+
+    /// The raw value of a key, if set anywhere.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A boolean key (`true`/`false`, also `1`/`0`, `yes`/`no`).
+    pub fn get_bool(&self, key: &str) -> Result<Option<bool>, InputError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(Some(true)),
+                "false" | "0" | "no" => Ok(Some(false)),
+                _ => Err(InputError::new(format!(
+                    "{} must be true or false, not {v:?}",
+                    self.describe(key)
+                ))),
+            },
+        }
+    }
+
+    /// A list key: a JSON array of strings (as `pulumi config set --path` writes it) or a
+    /// comma-separated string.
+    pub fn get_list(&self, key: &str) -> Result<Vec<String>, InputError> {
+        let Some(v) = self.get(key) else {
+            return Ok(Vec::new());
+        };
+        if v.trim_start().starts_with('[') {
+            return serde_json::from_str::<Vec<String>>(v).map_err(|_| {
+                InputError::new(format!(
+                    "{} must be a JSON array of strings or a comma-separated list, not {v:?}",
+                    self.describe(key)
+                ))
+            });
+        }
+        Ok(v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect())
+    }
+
+    /// How to name a key in an error message: the config key under Pulumi, the flag otherwise.
+    pub fn describe(&self, key: &str) -> String {
+        match self.mode {
+            Mode::Engine => format!("{NAMESPACE}:{key}"),
+            _ => format!("setting {key:?}"),
+        }
+    }
+}
+
+fn parse_workers(text: &str) -> Result<usize, InputError> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(InputError::new(format!(
+            "PULUMI_CLOUD_IMPORT_WORKERS must be a whole number from 1 to {MAX_WORKERS}, not {text:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, InputError> {
+        let mut argv = vec!["pulumi-cloud-import"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).expect("flags parse");
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_sources(cli, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn workers_must_be_a_sane_positive_integer() {
+        for bad in ["0", "-1", "abc", "1e9", "100000", ""] {
+            let err = settings(
+                &["--list", "--cloud", "kubernetes"],
+                &[("PULUMI_CLOUD_IMPORT_WORKERS", bad)],
+            );
+            if bad.is_empty() {
+                assert_eq!(err.unwrap().workers, DEFAULT_WORKERS);
+                continue;
+            }
+            let err = err.unwrap_err().to_string();
+            assert!(err.starts_with("PULUMI_CLOUD_IMPORT_WORKERS"), "{err}");
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+        let s = settings(
+            &["--list", "--cloud", "kubernetes"],
+            &[("PULUMI_CLOUD_IMPORT_WORKERS", "16")],
+        )
+        .unwrap();
+        assert_eq!(s.workers, 16);
+    }
+
+    #[test]
+    fn stack_config_env_and_flags_layer_in_order() {
+        let env = [
+            ("PULUMI_MONITOR", "127.0.0.1:1"),
+            ("PULUMI_ENGINE", "127.0.0.1:2"),
+            ("PULUMI_PROJECT", "pulumi-cloud-import"),
+            ("PULUMI_STACK", "dev"),
+            (
+                "PULUMI_CONFIG",
+                r#"{"pulumi-cloud-import:cloud":"kubernetes","pulumi-cloud-import:workers":"5","pulumi-cloud-import:include":"[\"kubernetes:apps/*\"]"}"#,
+            ),
+        ];
+        let s = settings(&[], &env).unwrap();
+        assert_eq!(s.mode, Mode::Engine);
+        assert_eq!(s.cloud, Cloud::Kubernetes);
+        assert_eq!(s.workers, 5);
+        assert_eq!(s.include, vec!["kubernetes:apps/*".to_string()]);
+
+        let mut env2 = env.to_vec();
+        env2.push(("PULUMI_CLOUD_IMPORT_WORKERS", "7"));
+        assert_eq!(settings(&[], &env2).unwrap().workers, 7);
+        assert_eq!(settings(&["--workers", "9"], &env2).unwrap().workers, 9);
+    }
+
+    #[test]
+    fn unknown_cloud_and_missing_cloud_are_one_line_errors() {
+        let err = settings(&["--list", "--cloud", "gcp"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"gcp\""), "{err}");
+        let err = settings(&["--list"], &[]).unwrap_err().to_string();
+        assert!(err.contains("--cloud"), "{err}");
+        let err = settings(&[], &[]).unwrap_err().to_string();
+        assert!(err.starts_with("PULUMI_MONITOR is not set"), "{err}");
+    }
+}
