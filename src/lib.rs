@@ -1,13 +1,21 @@
 //! pulumi-cloud-import: lists every resource of one cloud scope and reads it into a Pulumi stack
 //! through the engine's gRPC protocol, or writes it to an import file or an NDJSON inventory.
 //!
-//! Data flows one way: `clouds` (a [`discover::Scanner`] per cloud) -> `naming` -> a `sink`.
+//! Data flows one way: `clouds` (a [`discover::Scanner`] per cloud) -> `pipeline` (filter, `naming`,
+//! a bounded worker pool) -> a `sink` (the engine, an import file, stdout). `app` wires one run.
 
+pub mod app;
 pub mod clouds;
 pub mod discover;
+pub mod filter;
+pub mod naming;
+pub mod pipeline;
 pub mod pulumi;
+pub mod report;
 pub mod retry;
 pub mod settings;
+pub mod sink;
+pub mod summary;
 
 /// Pulumi's protocol messages and services (`pulumirpc`), generated from `proto/` at build time.
 pub mod proto {

@@ -1,3 +1,6 @@
-//! Everything that speaks Pulumi: the language host's environment contract and the gRPC clients.
+//! Everything that speaks Pulumi: the language host's environment contract, the gRPC clients and
+//! the property encoding.
 
+pub mod client;
 pub mod env;
+pub mod value;

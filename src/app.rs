@@ -1,0 +1,195 @@
+//! One run from start to exit code: build the scanner, connect the sink, drive the pipeline, report.
+//!
+//! Exit codes: 0 success; 2 bad input (nothing was started); 32 "already reported" (incomplete
+//! discovery, an interrupted run, or a fatal engine error, each logged first), which Pulumi's language
+//! hosts turn into a failed update without discarding state; 1 for other failures without Pulumi.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clouds;
+use crate::filter::TypeFilter;
+use crate::pipeline::Pipeline;
+use crate::pulumi::client;
+use crate::report::Reporter;
+use crate::settings::{InputError, Mode, Settings};
+use crate::sink::engine::EngineSink;
+use crate::sink::import_file::ImportFileSink;
+use crate::sink::list::ListSink;
+use crate::sink::Sink;
+use crate::summary::Summary;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Pulumi's "bail": the program has already reported the error.
+pub const EXIT_BAIL: u8 = 32;
+/// Conventional exit status after SIGINT when running without Pulumi.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs and returns the process exit code. Bad input is printed as one `error:` line on stderr.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> u8 {
+    match prepare(&settings).await {
+        Ok(prepared) => execute(settings, prepared, shutdown).await,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+struct Prepared {
+    filter: TypeFilter,
+    scanner: Box<dyn crate::discover::Scanner>,
+}
+
+/// Everything that can be checked without calling a cloud or the engine.
+async fn prepare(settings: &Settings) -> Result<Prepared, InputError> {
+    let filter = TypeFilter::new(&settings.include, &settings.exclude)?;
+    let scanner = clouds::scanner(settings).await?;
+    Ok(Prepared { filter, scanner })
+}
+
+async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationToken) -> u8 {
+    let provider = prepared.scanner.provider();
+    let engine_mode = settings.mode == Mode::Engine;
+
+    let (reporter, mut sink): (Reporter, Box<dyn Sink>) = match &settings.mode {
+        Mode::Engine => {
+            let env = settings
+                .pulumi
+                .as_ref()
+                .expect("engine mode has the Pulumi environment");
+            let connected = async {
+                let monitor = client::channel(&env.monitor)
+                    .await
+                    .map_err(|e| ("PULUMI_MONITOR", &env.monitor, e))?;
+                let engine = client::channel(&env.engine)
+                    .await
+                    .map_err(|e| ("PULUMI_ENGINE", &env.engine, e))?;
+                Ok::<_, (&str, &String, tonic::transport::Error)>((monitor, engine))
+            };
+            match connected.await {
+                Ok((monitor, engine)) => (
+                    Reporter::engine(client::engine(engine), settings.debug),
+                    Box::new(EngineSink::new(client::monitor(monitor), env)),
+                ),
+                Err((var, addr, e)) => {
+                    eprintln!("error: cannot connect to the Pulumi engine at {var}={addr}: {e}");
+                    return EXIT_FAILED;
+                }
+            }
+        }
+        Mode::Import { out } => (
+            Reporter::stderr(settings.debug),
+            Box::new(ImportFileSink::new(out.clone())),
+        ),
+        Mode::List => (
+            Reporter::stderr(settings.debug),
+            Box::new(ListSink::stdout()),
+        ),
+    };
+    let reporter = Arc::new(reporter);
+
+    if let Err(e) = sink.start(&provider).await {
+        reporter.error(&format!("{e:#}")).await;
+        reporter.finish();
+        return if engine_mode { EXIT_BAIL } else { EXIT_FAILED };
+    }
+    reporter
+        .debug(&format!(
+            "scanning {} with provider {} {} and {} workers",
+            settings.cloud.name(),
+            provider.token(),
+            provider.version,
+            settings.workers
+        ))
+        .await;
+
+    let sink: Arc<dyn Sink> = Arc::from(sink);
+    let summary = Arc::new(Mutex::new(Summary::new()));
+    let pipeline = Pipeline {
+        workers: settings.workers,
+        filter: prepared.filter,
+        sink: sink.clone(),
+        reporter: reporter.clone(),
+        summary: summary.clone(),
+        grace: Duration::from_secs(if engine_mode { 2 } else { 0 }),
+    };
+    let cancelled = pipeline.run(prepared.scanner.discover(), shutdown).await;
+    let summary = std::mem::take(&mut *summary.lock().expect("summary lock"));
+
+    if cancelled {
+        reporter
+            .error(&format!(
+                "interrupted: stopped issuing reads ({})",
+                summary.line()
+            ))
+            .await;
+        reporter.finish();
+        return if engine_mode {
+            EXIT_BAIL
+        } else {
+            EXIT_INTERRUPTED
+        };
+    }
+
+    let finished = sink.finish(&summary).await;
+    reporter.finish();
+    reporter.info(&final_line(&settings, &summary)).await;
+    if let Err(e) = finished {
+        reporter.error(&format!("{e:#}")).await;
+        return if engine_mode { EXIT_BAIL } else { EXIT_FAILED };
+    }
+    if !summary.is_complete() {
+        let missed: Vec<String> = summary
+            .incomplete
+            .iter()
+            .map(|(w, r)| format!("{w} ({r})"))
+            .collect();
+        let consequence = if engine_mode {
+            "the update is marked failed so that the stack keeps the resources read earlier"
+        } else {
+            "the output is partial"
+        };
+        reporter
+            .error(&format!(
+                "discovery was incomplete, {consequence}; not listed: {}",
+                missed.join("; ")
+            ))
+            .await;
+        return EXIT_BAIL;
+    }
+    if let Mode::Import { out } = &settings.mode {
+        reporter.info(&format!("wrote {}", out.display())).await;
+    }
+    EXIT_OK
+}
+
+fn final_line(settings: &Settings, summary: &Summary) -> String {
+    let t = summary.totals();
+    let mut line = format!(
+        "{}: discovered {}, read {}, failed {}, skipped {} in {:.1}s",
+        settings.cloud.name(),
+        t.discovered,
+        t.read,
+        t.failed,
+        t.skipped,
+        summary.elapsed().as_secs_f64()
+    );
+    if !summary.types_skipped.is_empty() {
+        line.push_str(&format!(
+            "; {} types not listed",
+            summary.types_skipped.len()
+        ));
+    }
+    if summary.parent_fallbacks > 0 {
+        line.push_str(&format!(
+            "; {} resources parented to the stack because their parent's read failed",
+            summary.parent_fallbacks
+        ));
+    }
+    line
+}

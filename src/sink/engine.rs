@@ -1,0 +1,193 @@
+//! The engine sink: reads each resource into the stack with `ReadResource`, following the call order
+//! of Pulumi's SDKs (pulumi-protocol.md §2): register the stack, register the explicit provider and
+//! wait for both, read, then register the stack's outputs and signal shutdown.
+//!
+//! The engine stores each read as `external`: never managed, never deleted.
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+use tonic::Code;
+
+use super::{Named, Outcome, Sink};
+use crate::discover::ProviderSpec;
+use crate::proto::Result as StepResult;
+use crate::proto::{ReadResourceRequest, RegisterResourceOutputsRequest, RegisterResourceRequest};
+use crate::pulumi::client::Monitor;
+use crate::pulumi::env::PulumiEnv;
+use crate::pulumi::value::to_struct;
+use crate::summary::Summary;
+
+pub struct EngineSink {
+    monitor: Monitor,
+    stack_name: String,
+    dry_run: bool,
+    registered: OnceCell<Registered>,
+}
+
+struct Registered {
+    stack_urn: String,
+    provider_ref: String,
+}
+
+impl EngineSink {
+    pub fn new(monitor: Monitor, env: &PulumiEnv) -> Self {
+        EngineSink {
+            monitor,
+            stack_name: env.stack_name(),
+            dry_run: env.dry_run,
+            registered: OnceCell::new(),
+        }
+    }
+
+    fn registered(&self) -> &Registered {
+        self.registered
+            .get()
+            .expect("EngineSink::start registers the stack before any read")
+    }
+
+    /// The provider reference the engine expects: `<urn>::<id>`.
+    pub fn provider_ref(&self) -> Option<&str> {
+        self.registered.get().map(|r| r.provider_ref.as_str())
+    }
+
+    pub fn stack_urn(&self) -> Option<&str> {
+        self.registered.get().map(|r| r.stack_urn.as_str())
+    }
+}
+
+#[async_trait]
+impl Sink for EngineSink {
+    async fn start(&mut self, provider: &ProviderSpec) -> anyhow::Result<()> {
+        let mut monitor = self.monitor.clone();
+        let stack = monitor
+            .register_resource(RegisterResourceRequest {
+                r#type: "pulumi:pulumi:Stack".into(),
+                name: self.stack_name.clone(),
+                custom: false,
+                object: Some(Default::default()),
+                accept_secrets: true,
+                accept_resources: true,
+                accepts_byte_string: true,
+                supports_result_reporting: true,
+                ..Default::default()
+            })
+            .await
+            .context("registering the stack resource with the engine")?
+            .into_inner();
+
+        let registered = monitor
+            .register_resource(RegisterResourceRequest {
+                r#type: provider.token(),
+                name: provider.name.clone(),
+                parent: stack.urn.clone(),
+                custom: true,
+                object: Some(to_struct(&provider.inputs)),
+                version: provider.version.clone(),
+                accept_secrets: true,
+                accept_resources: true,
+                supports_result_reporting: true,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| {
+                format!(
+                    "registering provider {} {}",
+                    provider.token(),
+                    provider.version
+                )
+            })?
+            .into_inner();
+        // In a preview a new provider's id is the unknown sentinel, which the engine resolves.
+        let id = if registered.id.is_empty() && self.dry_run {
+            "04da6b54-80e4-46f7-96ec-b56ff0331ba9".to_string()
+        } else {
+            registered.id
+        };
+        anyhow::ensure!(
+            !registered.urn.is_empty(),
+            "the engine returned no URN for provider {}",
+            provider.name
+        );
+        self.registered
+            .set(Registered {
+                stack_urn: stack.urn,
+                provider_ref: format!("{}::{}", registered.urn, id),
+            })
+            .map_err(|_| anyhow::anyhow!("EngineSink::start called twice"))?;
+        Ok(())
+    }
+
+    async fn accept(&self, r: &Named, parent: Option<&str>) -> Outcome {
+        let reg = self.registered();
+        let req = ReadResourceRequest {
+            id: r.resource.id.clone(),
+            r#type: r.resource.token.clone(),
+            name: r.name.clone(),
+            parent: parent.unwrap_or(&reg.stack_urn).to_string(),
+            properties: Some(Default::default()),
+            provider: reg.provider_ref.clone(),
+            accept_secrets: true,
+            accept_resources: true,
+            ..Default::default()
+        };
+        let mut monitor = self.monitor.clone();
+        match monitor.read_resource(req).await {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                let empty = resp.properties.as_ref().is_none_or(|p| p.fields.is_empty());
+                if resp.result == StepResult::Fail as i32 {
+                    Outcome::Failed {
+                        reason: "the provider's read failed (see this resource's diagnostics)"
+                            .into(),
+                    }
+                } else if empty && !self.dry_run {
+                    // Under --continue-on-error older engines answer a failed read with success and no
+                    // properties; a real read always returns at least the id.
+                    Outcome::Failed {
+                        reason: "the engine returned no properties: the read failed (see this resource's diagnostics)".into(),
+                    }
+                } else {
+                    Outcome::Read { handle: resp.urn }
+                }
+            }
+            Err(status) => Outcome::Failed {
+                reason: format!(
+                    "ReadResource: {}: {}",
+                    code_name(status.code()),
+                    status.message()
+                ),
+            },
+        }
+    }
+
+    async fn finish(&self, summary: &Summary) -> anyhow::Result<()> {
+        let reg = self.registered();
+        let mut monitor = self.monitor.clone();
+        let outputs = summary.to_json();
+        monitor
+            .register_resource_outputs(RegisterResourceOutputsRequest {
+                urn: reg.stack_urn.clone(),
+                outputs: Some(to_struct(
+                    outputs.as_object().expect("summary is an object"),
+                )),
+            })
+            .await
+            .context("registering the stack outputs")?;
+        if !summary.is_complete() {
+            // Signalling shutdown would let the engine finish the update successfully and discard
+            // every earlier-read resource that was not read again. The caller exits 32 instead.
+            return Ok(());
+        }
+        match monitor.signal_and_wait_for_shutdown(()).await {
+            Ok(_) => Ok(()),
+            // Engines before 3.180 do not have it; a plain exit is the old protocol.
+            Err(s) if s.code() == Code::Unimplemented => Ok(()),
+            Err(s) => Err(anyhow::anyhow!("SignalAndWaitForShutdown: {}", s.message())),
+        }
+    }
+}
+
+fn code_name(code: Code) -> String {
+    format!("{code:?}")
+}

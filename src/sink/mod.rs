@@ -1,0 +1,44 @@
+//! Where named resources go: the Pulumi engine (`ReadResource`), an import file, or an NDJSON
+//! inventory. The pipeline drives every sink the same way: `start` once, `accept` per resource from
+//! up to `workers` tasks at once, `finish` once.
+
+use async_trait::async_trait;
+
+use crate::discover::{Discovered, ProviderSpec};
+use crate::summary::Summary;
+
+pub mod engine;
+pub mod import_file;
+pub mod list;
+
+/// A discovered resource with its Pulumi name.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub resource: Discovered,
+    pub name: String,
+}
+
+/// How a sink handled one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done. `handle` is what children pass back as their parent: a URN for the engine, a name for
+    /// an import file.
+    Read {
+        handle: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// Prepares the sink (registers the stack and the provider, opens the file). Errors are fatal.
+    async fn start(&mut self, provider: &ProviderSpec) -> anyhow::Result<()>;
+
+    /// Handles one resource; `parent` is the handle of its parent's successful read, if any.
+    async fn accept(&self, resource: &Named, parent: Option<&str>) -> Outcome;
+
+    /// Completes the output. `summary.is_complete()` tells whether discovery missed anything.
+    async fn finish(&self, summary: &Summary) -> anyhow::Result<()>;
+}

@@ -1,0 +1,182 @@
+//! The run's ledger: for every type token, how many resources were discovered, read, failed and
+//! skipped (with reasons), plus the types and scopes that could not be listed. Every discovered
+//! resource lands in exactly one of read/failed/skipped, so the counts add up.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// Distinct failure/skip reasons remembered per type; further ones are counted under "other".
+const MAX_REASONS_PER_TYPE: usize = 5;
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub discovered: u64,
+    pub read: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TypeLedger {
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Reason -> how many resources of this type failed or were skipped for it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reasons: BTreeMap<String, u64>,
+}
+
+/// Which of the three ends a resource came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Read,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug)]
+pub struct Summary {
+    started: Instant,
+    pub types: BTreeMap<String, TypeLedger>,
+    /// (cloud type, reason) of types that were deliberately not listed.
+    pub types_skipped: Vec<(String, String)>,
+    /// (what, reason) of listings that failed: the scan is incomplete.
+    pub incomplete: Vec<(String, String)>,
+    /// Children read under the stack because their parent's read failed or was not attempted.
+    pub parent_fallbacks: u64,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Summary {
+    pub fn new() -> Self {
+        Summary {
+            started: Instant::now(),
+            types: BTreeMap::new(),
+            types_skipped: Vec::new(),
+            incomplete: Vec::new(),
+            parent_fallbacks: 0,
+        }
+    }
+
+    pub fn discovered(&mut self, token: &str) {
+        self.ledger(token).counts.discovered += 1;
+    }
+
+    /// Records how a discovered resource ended; `reason` is required for failed and skipped.
+    pub fn ended(&mut self, token: &str, end: End, reason: Option<&str>) {
+        let ledger = self.ledger(token);
+        match end {
+            End::Read => ledger.counts.read += 1,
+            End::Failed => ledger.counts.failed += 1,
+            End::Skipped => ledger.counts.skipped += 1,
+        }
+        if let Some(reason) = reason {
+            let key = if ledger.reasons.contains_key(reason)
+                || ledger.reasons.len() < MAX_REASONS_PER_TYPE
+            {
+                reason.to_string()
+            } else {
+                "other reasons".to_string()
+            };
+            *ledger.reasons.entry(key).or_default() += 1;
+        }
+    }
+
+    fn ledger(&mut self, token: &str) -> &mut TypeLedger {
+        if !self.types.contains_key(token) {
+            self.types.insert(token.to_string(), TypeLedger::default());
+        }
+        self.types.get_mut(token).expect("just inserted")
+    }
+
+    pub fn totals(&self) -> Counts {
+        let mut t = Counts::default();
+        for l in self.types.values() {
+            t.discovered += l.counts.discovered;
+            t.read += l.counts.read;
+            t.failed += l.counts.failed;
+            t.skipped += l.counts.skipped;
+        }
+        t
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.incomplete.is_empty()
+    }
+
+    /// One line for logs and progress.
+    pub fn line(&self) -> String {
+        let t = self.totals();
+        format!(
+            "discovered {}, read {}, failed {}, skipped {}, pending {} ({:.0}s)",
+            t.discovered,
+            t.read,
+            t.failed,
+            t.skipped,
+            t.discovered - t.read - t.failed - t.skipped,
+            self.elapsed().as_secs_f64()
+        )
+    }
+
+    /// The stack outputs: totals, duration, per-type counts and what was not listed.
+    pub fn to_json(&self) -> Value {
+        let t = self.totals();
+        json!({
+            "discovered": t.discovered,
+            "read": t.read,
+            "failed": t.failed,
+            "skipped": t.skipped,
+            "durationSeconds": (self.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            "complete": self.is_complete(),
+            "parentFallbacks": self.parent_fallbacks,
+            "types": self.types,
+            "typesNotListed": self.types_skipped.iter()
+                .map(|(t, r)| json!({"type": t, "reason": r})).collect::<Vec<_>>(),
+            "incomplete": self.incomplete.iter()
+                .map(|(w, r)| json!({"what": w, "reason": r})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_and_reasons_are_bounded() {
+        let mut s = Summary::new();
+        for i in 0..10 {
+            s.discovered("k:a:B");
+            s.ended("k:a:B", End::Failed, Some(&format!("reason {i}")));
+        }
+        s.discovered("k:a:B");
+        s.ended("k:a:B", End::Read, None);
+        let l = &s.types["k:a:B"];
+        assert_eq!(
+            l.counts,
+            Counts {
+                discovered: 11,
+                read: 1,
+                failed: 10,
+                skipped: 0
+            }
+        );
+        assert_eq!(l.reasons.len(), MAX_REASONS_PER_TYPE + 1);
+        assert_eq!(l.reasons["other reasons"], 5);
+        let j = s.to_json();
+        assert_eq!(j["read"], 1);
+        assert_eq!(j["types"]["k:a:B"]["failed"], 10);
+        assert!(s.is_complete());
+    }
+}
