@@ -22,3 +22,10 @@ pub mod proto {
     #![allow(clippy::all, missing_docs)]
     tonic::include_proto!("pulumirpc");
 }
+
+/// Selects rustls' process-wide crypto provider. The cloud SDKs together enable two (ring and
+/// aws-lc-rs), and rustls then refuses to guess; every TLS client of the process uses this one.
+/// Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cloud_import::install_crypto_provider();
     let settings = match Settings::from_sources(cli, |k| std::env::var(k).ok()) {
         Ok(s) => s,
         Err(e) => {

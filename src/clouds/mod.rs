@@ -101,6 +101,7 @@ fn is_strict_semver(v: &str) -> bool {
 /// Builds the scanner for the configured cloud. Configuration problems (no credentials, unreadable
 /// kubeconfig) come back as [`InputError`]s before any listing starts.
 pub async fn scanner(settings: &Settings) -> Result<Box<dyn Scanner>, InputError> {
+    crate::install_crypto_provider();
     match settings.cloud {
         Cloud::Kubernetes => Ok(Box::new(
             kubernetes::KubernetesScanner::new(settings).await?,
