@@ -48,6 +48,8 @@ pub struct MonitorOptions {
     pub failing_ids: HashSet<String>,
     /// Answer UNIMPLEMENTED to SignalAndWaitForShutdown, like engines before 3.180.
     pub old_engine: bool,
+    /// Keep every request (tests); benchmarks turn it off so the fake's memory stays small.
+    pub record_calls: bool,
 }
 
 impl Default for MonitorOptions {
@@ -59,6 +61,7 @@ impl Default for MonitorOptions {
             latency: Duration::from_millis(5),
             failing_ids: HashSet::new(),
             old_engine: false,
+            record_calls: true,
         }
     }
 }
@@ -329,18 +332,22 @@ impl ResourceMonitor for Svc {
                 return Err(self.violation(format!("Expected an ID for {}", req.name)));
             }
             let (urn, _) = self.claim_urn(&req.r#type, &req.name, &req.parent)?;
-            self.0
-                .record
-                .lock()
-                .unwrap()
-                .calls
-                .push(Call::Read(req.clone(), urn.clone()));
+            if self.0.opts.record_calls {
+                self.0
+                    .record
+                    .lock()
+                    .unwrap()
+                    .calls
+                    .push(Call::Read(req.clone(), urn.clone()));
+            }
             // Wait for one of the engine's `parallel` step workers, then run the provider read.
             let _slot = self.0.slots.acquire().await.unwrap();
             tokio::time::sleep(self.0.opts.latency).await;
             let provider_ok = self.0.providers.lock().unwrap().contains(&req.provider);
             let fails = !provider_ok || self.0.opts.failing_ids.contains(&req.id);
-            self.0.record.lock().unwrap().reads_done.push(urn.clone());
+            if self.0.opts.record_calls {
+                self.0.record.lock().unwrap().reads_done.push(urn.clone());
+            }
             // --continue-on-error: a failed read still answers success, with no properties.
             let properties = if fails {
                 Struct::default()
