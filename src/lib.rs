@@ -5,8 +5,10 @@
 
 pub mod clouds;
 pub mod discover;
+pub mod langhost;
 pub mod pulumi;
 pub mod retry;
+pub mod schema;
 pub mod settings;
 
 /// Pulumi's protocol messages and services (`pulumirpc`), generated from `proto/` at build time.
