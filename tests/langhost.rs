@@ -413,3 +413,30 @@ async fn schema_from_the_engine_loader_is_fetched_once() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn rpcs_the_host_does_not_serve_answer_unimplemented() {
+    // The CLI tolerates UNIMPLEMENTED for Handshake (used only with PULUMI_DEBUG_LANGUAGES), the
+    // codegen RPCs, ...; call one by its real path, as a client built from Pulumi's full
+    // language.proto would.
+    let host = Host::start(&[]).await;
+    let port = host.port;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/pulumirpc.LanguageRuntime/Handshake",
+    );
+    let result: Result<Response<()>, Status> = grpc
+        .unary(
+            Request::new(()),
+            path,
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await;
+    assert_eq!(result.unwrap_err().code(), tonic::Code::Unimplemented);
+}

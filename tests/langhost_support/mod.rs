@@ -36,6 +36,8 @@ impl FakeEngine {
 pub struct Host {
     pub child: Child,
     pub pid: i32,
+    /// The port the host announced.
+    pub port: u16,
     pub client: LanguageRuntimeClient<Channel>,
     pub output: Arc<Mutex<String>>,
     pub engine: FakeEngine,
@@ -80,6 +82,7 @@ impl Host {
         Host {
             child,
             pid,
+            port,
             client: LanguageRuntimeClient::new(channel),
             output,
             engine,
