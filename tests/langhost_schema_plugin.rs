@@ -47,7 +47,26 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let filter = args.iter().find(|a| !a.starts_with('-'));
+    // libtest-style arguments: flags are ignored (skipping the values of those that take one), the
+    // first other argument filters test names.
+    let mut filter = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if [
+            "--test-threads",
+            "--format",
+            "--logfile",
+            "--skip",
+            "--color",
+            "-Z",
+        ]
+        .contains(&arg.as_str())
+        {
+            rest.next();
+        } else if !arg.starts_with('-') && filter.is_none() {
+            filter = Some(arg);
+        }
+    }
     let mut failed = 0;
     for (name, test) in tests {
         if filter.is_some_and(|f| !name.contains(f.as_str())) {

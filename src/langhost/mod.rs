@@ -29,10 +29,11 @@ pub fn main() -> ExitCode {
         }
     };
     // Our stderr is the CLI's plugin log (shown with `pulumi -v`); quiet unless asked.
+    // Only our own crate goes below `warn`: the gRPC stack's debug output is of no use here.
     let level = match args.verbosity {
         0 => "warn",
-        1..=4 => "info",
-        _ => "debug",
+        1..=4 => "warn,cloud_import=info",
+        _ => "warn,cloud_import=debug",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -62,7 +62,7 @@ pub fn required_packages(root: &Path) -> Vec<PackageDependency> {
             }
             Ok(None) => {}
             // The program reports bad settings properly when it runs; here they only mean that
-            // this stack adds no package. The message names keys, never values.
+            // this stack adds no package.
             Err(why) => tracing::warn!("stack {stack}: {why}"),
         }
     }
@@ -105,16 +105,18 @@ fn package_of_stack(
             _ => None,
         })
         .collect();
-    let names_cloud = config.keys().any(|k| k.ends_with(":cloud"));
-    if !names_cloud {
-        return Ok(None);
-    }
-    let config_json = serde_json::to_string(&config).expect("a string map serializes");
     let project = if project.is_empty() {
         crate::settings::NAMESPACE
     } else {
         project
     };
+    let names_cloud = [crate::settings::NAMESPACE, project]
+        .iter()
+        .any(|ns| config.contains_key(&format!("{ns}:cloud")));
+    if !names_cloud {
+        return Ok(None);
+    }
+    let config_json = serde_json::to_string(&config).expect("a string map serializes");
     // Settings reads stack config from the language-host environment contract; give it that
     // contract with placeholder addresses (no connection is made here).
     let lookup = |k: &str| match k {
@@ -124,11 +126,16 @@ fn package_of_stack(
         "PULUMI_CONFIG" => Some(config_json.clone()),
         _ => None,
     };
-    let settings = Settings::from_sources(Cli::default(), lookup).map_err(|e| e.to_string())?;
+    // The settings errors quote config values, which the host never logs: say only which stack.
+    let invalid = |_| {
+        "its pulumi-cloud-import settings are invalid (the program reports why when it runs)"
+            .to_string()
+    };
+    let settings = Settings::from_sources(Cli::default(), lookup).map_err(invalid)?;
     let version = settings
         .cloud
         .provider_version(&settings)
-        .map_err(|e| e.to_string())?;
+        .map_err(invalid)?;
     Ok(Some((settings.cloud.package().to_string(), version)))
 }
 
