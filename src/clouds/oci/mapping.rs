@@ -158,7 +158,8 @@ impl Mapper {
             }
         }
 
-        if let Some(found) = self.by_name.get(&lower) {
+        let exact = self.by_name.get(&lower);
+        if let Some(found) = exact {
             if found.len() == 1 {
                 return Ok(found[0].clone());
             }
@@ -188,6 +189,10 @@ impl Mapper {
         }
         match hits.len() {
             1 => Ok(hits.into_iter().next().cloned().unwrap_or_default()),
+            0 if exact.is_some_and(|e| e.len() > 1) => Err(format!(
+                "the OCI search type {search_type:?} matches several pulumi-oci types ({})",
+                exact.map(|e| e.join(", ")).unwrap_or_default()
+            )),
             0 => Err(format!(
                 "no pulumi-oci resource type matches the OCI search type {search_type:?}"
             )),

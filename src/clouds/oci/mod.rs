@@ -42,6 +42,7 @@ const CONCURRENT_COMPARTMENTS: usize = 4;
 const CHANNEL_DEPTH: usize = 256;
 
 /// The OCI scanner for one tenancy and region.
+#[derive(Debug)]
 pub struct OciScanner {
     region: String,
     tenancy: String,
