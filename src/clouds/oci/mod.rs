@@ -50,6 +50,8 @@ pub struct OciScanner {
     version: String,
     api: OciApi,
     mapper: Arc<Mapper>,
+    /// Token -> import id format from the schema's `## Import` sections, when known.
+    import_formats: Arc<HashMap<String, String>>,
 }
 
 impl OciScanner {
@@ -108,6 +110,7 @@ impl OciScanner {
             compartment,
             api: OciApi::new(signer, endpoints, RetryPolicy::default()),
             mapper: Arc::new(Mapper::default()),
+            import_formats: Arc::new(HashMap::new()),
         })
     }
 
@@ -121,9 +124,21 @@ impl OciScanner {
         self
     }
 
-    /// Maps search types against a parsed oci package schema.
+    /// Maps search types against a parsed oci package schema, and takes each resource's import id
+    /// format from its description.
     pub fn with_schema(mut self, schema: &Value) -> Self {
         self.mapper = Arc::new(Mapper::from_schema(schema));
+        self.import_formats = Arc::new(read_id::import_formats(schema));
+        self
+    }
+
+    /// Import id formats per token (`OCID` or a template such as `n/{namespaceName}/b/{bucketName}`),
+    /// when they come from somewhere other than [`OciScanner::with_schema`].
+    pub fn with_import_formats<I>(mut self, formats: I) -> Self
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        self.import_formats = Arc::new(formats.into_iter().collect());
         self
     }
 
@@ -258,7 +273,8 @@ impl OciScanner {
             Ok(t) => t,
             Err(why) => return skipped("", why),
         };
-        let id = match read_id::read_id(&token, &hit) {
+        let format = self.import_formats.get(&token).map(String::as_str);
+        let id = match read_id::read_id(&token, &hit, format) {
             ReadId::Ready(id) => id,
             ReadId::Unavailable(why) => return skipped(&token, why),
             ReadId::Bucket { name } => {
