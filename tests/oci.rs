@@ -412,6 +412,42 @@ async fn compartment_option_scans_only_that_subtree() {
 }
 
 #[tokio::test]
+async fn an_unknown_compartment_is_reported_not_searched() {
+    let fake = Arc::new(tenancy_fake());
+    let base = fake.clone().serve().await;
+    let env = Env::new(keys::KEY_PKCS8);
+    let missing = "ocid1.compartment.oc1..missing";
+    let scanner = env
+        .scanner(&["-c", &format!("endpoint={base}"), "--compartment", missing])
+        .unwrap()
+        .with_schema_tokens(tokens())
+        .with_retry_policy(fast_policy());
+    let o = outcome(collect(scanner).await);
+    assert!(o.found.is_empty());
+    assert!(
+        o.incomplete[&format!("compartment {missing}")].contains("not an active compartment"),
+        "{:?}",
+        o.incomplete
+    );
+    assert!(fake.log().searches.is_empty());
+}
+
+#[tokio::test]
+async fn without_a_schema_the_scan_is_incomplete_and_every_hit_skipped() {
+    let fake = Arc::new(tenancy_fake());
+    let base = fake.clone().serve().await;
+    let env = Env::new(keys::KEY_PKCS8);
+    let scanner = env
+        .scanner(&["-c", &format!("endpoint={base}"), "--compartment", APP])
+        .unwrap()
+        .with_retry_policy(fast_policy());
+    let o = outcome(collect(scanner).await);
+    assert!(o.found.is_empty());
+    assert!(o.incomplete.contains_key("OCI type mapping"));
+    assert_eq!(o.skipped.len(), 3, "{:?}", o.skipped);
+}
+
+#[tokio::test]
 async fn requests_signed_with_the_wrong_key_are_rejected_and_reported() {
     let fake = Arc::new(tenancy_fake());
     let base = fake.clone().serve().await;

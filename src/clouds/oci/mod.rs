@@ -149,6 +149,16 @@ impl OciScanner {
     }
 
     async fn run(self, tx: mpsc::Sender<ScanEvent>) {
+        if self.mapper.is_empty() {
+            // Without the schema nothing can be mapped: every hit is skipped, and the run must not
+            // look complete.
+            let _ = tx
+                .send(ScanEvent::Incomplete {
+                    what: "OCI type mapping".into(),
+                    reason: "the oci provider schema was not loaded, so no resource can be mapped to a pulumi-oci type".into(),
+                })
+                .await;
+        }
         let _ = tx
             .send(ScanEvent::Progress("listing OCI compartments".into()))
             .await;
