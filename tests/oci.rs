@@ -254,7 +254,7 @@ fn tenancy_fake() -> FakeOci {
         ),
     ];
     let mut log = resource("Log", "ocid1.log.oc1..log00002", "flow", OPS, "ACTIVE");
-    log["additionalDetails"] = json!({"logGroupId": "ocid1.loggroup.oc1..grp1"});
+    log["identityContext"] = json!({"logGroupId": "ocid1.loggroup.oc1..grp1"});
     fake.resources.push(log);
     fake
 }

@@ -27,10 +27,13 @@ pub enum ReadId {
 /// The read id of `hit`, read as `token`. `import_format` is the id the schema's `## Import` section
 /// documents for the token (`OCID` for a plain OCID), when known.
 pub fn read_id(token: &str, hit: &ResourceSummary, import_format: Option<&str>) -> ReadId {
+    // Search puts the extra identifiers of composite-id types in `identityContext`; returned fields
+    // land in `additionalDetails`. Either may carry what an id needs.
     let detail = |k: &str| {
-        hit.additional_details
-            .as_ref()
-            .and_then(|d| d.get(k))
+        [&hit.identity_context, &hit.additional_details]
+            .into_iter()
+            .flatten()
+            .find_map(|d| d.get(k))
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty())
             .map(str::to_string)

@@ -104,8 +104,12 @@ pub struct ResourceSummary {
     pub display_name: Option<String>,
     #[serde(default)]
     pub lifecycle_state: Option<String>,
+    /// Filled only for queries with a `return` clause.
     #[serde(default)]
     pub additional_details: Option<Map<String, Value>>,
+    /// Extra identifiers for types a single OCID cannot fetch.
+    #[serde(default)]
+    pub identity_context: Option<Map<String, Value>>,
 }
 
 #[derive(Deserialize)]
