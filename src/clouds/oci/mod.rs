@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod read_id;
 pub mod search;
 pub mod signer;
+mod tree;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +27,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use self::auth::{Credentials, Sources};
 use self::mapping::Mapper;
 use self::read_id::ReadId;
-use self::search::{Compartment, Endpoints, OciApi, ResourceSummary};
+use self::search::{Endpoints, OciApi, ResourceSummary};
 use self::signer::RequestSigner;
+use self::tree::Tree;
 use crate::clouds::Cloud;
 use crate::discover::{Discovered, ProviderSpec, ScanEvent, Scanner};
 use crate::retry::RetryPolicy;
@@ -333,69 +335,6 @@ impl Scanner for OciScanner {
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         tokio::spawn(self.run(tx));
         ReceiverStream::new(rx).boxed()
-    }
-}
-
-/// The compartment tree: parent links and names, for subtrees and scope paths.
-struct Tree {
-    tenancy: String,
-    by_id: HashMap<String, (String, String)>,
-    children: HashMap<String, Vec<String>>,
-}
-
-impl Tree {
-    fn new(tenancy: &str, compartments: &[Compartment]) -> Self {
-        let mut by_id = HashMap::new();
-        let mut children: HashMap<String, Vec<String>> = HashMap::new();
-        for c in compartments {
-            by_id.insert(c.id.clone(), (c.name.clone(), c.compartment_id.clone()));
-            children
-                .entry(c.compartment_id.clone())
-                .or_default()
-                .push(c.id.clone());
-        }
-        Tree {
-            tenancy: tenancy.to_string(),
-            by_id,
-            children,
-        }
-    }
-
-    fn knows(&self, id: &str) -> bool {
-        id == self.tenancy || self.by_id.contains_key(id)
-    }
-
-    /// `root` and every compartment below it, parents first.
-    fn subtree(&self, root: &str) -> Vec<String> {
-        let mut out = vec![root.to_string()];
-        let mut i = 0;
-        while i < out.len() {
-            if let Some(kids) = self.children.get(&out[i]) {
-                let mut kids = kids.clone();
-                kids.sort();
-                out.extend(kids);
-            }
-            i += 1;
-        }
-        out
-    }
-
-    /// Names from below the tenancy down to `id`, joined by `/`; empty for the tenancy.
-    fn path(&self, id: &str) -> String {
-        let mut names = Vec::new();
-        let mut cur = id;
-        // Bounded by the tree size, in case of a cycle in bad data.
-        for _ in 0..=self.by_id.len() {
-            match self.by_id.get(cur) {
-                Some((name, parent)) => {
-                    names.push(name.as_str());
-                    cur = parent;
-                }
-                None => break,
-            }
-        }
-        names.reverse();
-        names.join("/")
     }
 }
 
