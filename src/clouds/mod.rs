@@ -9,6 +9,7 @@ use crate::discover::Scanner;
 use crate::settings::{InputError, Settings};
 
 pub mod kubernetes;
+pub mod oci;
 
 /// A supported cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +107,7 @@ pub async fn scanner(settings: &Settings) -> Result<Box<dyn Scanner>, InputError
         Cloud::Kubernetes => Ok(Box::new(
             kubernetes::KubernetesScanner::new(settings).await?,
         )),
+        Cloud::Oci => Ok(Box::new(oci::OciScanner::new(settings).await?)),
         other => Err(InputError::new(format!(
             "the {} scanner is not available in this build yet",
             other.name()
