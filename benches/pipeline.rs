@@ -38,7 +38,12 @@ fn peak_rss_mib() -> f64 {
 fn synthetic(n: usize) -> futures::stream::BoxStream<'static, ScanEvent> {
     futures::stream::iter((0..n).map(|i| {
         let token = format!("kubernetes:bench.example.com/v1:Kind{}", i % 50);
-        ScanEvent::Found(Discovered::new(token, format!("ns-{}/object-{i:07}", i % 97), "bench", "bench"))
+        ScanEvent::Found(Discovered::new(
+            token,
+            format!("ns-{}/object-{i:07}", i % 97),
+            "bench",
+            "bench",
+        ))
     }))
     .boxed()
 }
@@ -101,7 +106,10 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         run(n, 3, Duration::ZERO).await;
         run(n, 32, Duration::ZERO).await;

@@ -43,13 +43,18 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> u8 {
 struct Prepared {
     filter: TypeFilter,
     scanner: Box<dyn crate::discover::Scanner>,
+    warnings: Vec<String>,
 }
 
 /// Everything that can be checked without calling a cloud or the engine.
 async fn prepare(settings: &Settings) -> Result<Prepared, InputError> {
     let filter = TypeFilter::new(&settings.include, &settings.exclude)?;
-    let scanner = clouds::scanner(settings).await?;
-    Ok(Prepared { filter, scanner })
+    let built = clouds::scanner(settings).await?;
+    Ok(Prepared {
+        filter,
+        scanner: built.scanner,
+        warnings: built.warnings,
+    })
 }
 
 async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationToken) -> u8 {
@@ -97,6 +102,9 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         reporter.error(&format!("{e:#}")).await;
         reporter.finish();
         return if engine_mode { EXIT_BAIL } else { EXIT_FAILED };
+    }
+    for warning in &prepared.warnings {
+        reporter.warn(warning).await;
     }
     reporter
         .debug(&format!(

@@ -82,7 +82,14 @@ impl Pipeline {
             }
             let d = match event {
                 ScanEvent::Found(d) => d,
-                ScanEvent::Skipped { token, reason, .. } => {
+                ScanEvent::Skipped {
+                    token,
+                    cloud_type,
+                    reason,
+                    ..
+                } => {
+                    // A resource that could not be mapped has no token: count it under its cloud type.
+                    let token = if token.is_empty() { cloud_type } else { token };
                     let mut s = self.summary.lock().expect("summary lock");
                     s.discovered(&token);
                     s.ended(&token, End::Skipped, Some(&reason));

@@ -99,20 +99,65 @@ fn is_strict_semver(v: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// A scanner ready to run, and warnings to show once the run's reporter exists.
+pub struct Built {
+    pub scanner: Box<dyn Scanner>,
+    pub warnings: Vec<String>,
+}
+
 /// Builds the scanner for the configured cloud. Configuration problems (no credentials, unreadable
 /// kubeconfig) come back as [`InputError`]s before any listing starts.
-pub async fn scanner(settings: &Settings) -> Result<Box<dyn Scanner>, InputError> {
+pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
     crate::install_crypto_provider();
-    match settings.cloud {
-        Cloud::Kubernetes => Ok(Box::new(
-            kubernetes::KubernetesScanner::new(settings).await?,
-        )),
-        Cloud::Oci => Ok(Box::new(oci::OciScanner::new(settings).await?)),
-        other => Err(InputError::new(format!(
-            "the {} scanner is not available in this build yet",
-            other.name()
-        ))),
-    }
+    let mut warnings = Vec::new();
+    let scanner: Box<dyn Scanner> = match settings.cloud {
+        Cloud::Kubernetes => Box::new(kubernetes::KubernetesScanner::new(settings).await?),
+        Cloud::Oci => {
+            let scanner = oci::OciScanner::new(settings).await?;
+            match provider_schema(settings, Cloud::Oci).await? {
+                Ok(schema) => {
+                    let formats: Vec<(String, String)> = schema
+                        .resources
+                        .iter()
+                        .filter_map(|(t, r)| {
+                            oci::read_id::import_format(t, &r.description).map(|f| (t.clone(), f))
+                        })
+                        .collect();
+                    Box::new(
+                        scanner
+                            .with_schema_tokens(schema.resources.keys())
+                            .with_import_formats(formats),
+                    )
+                }
+                Err(why) => {
+                    warnings.push(why);
+                    Box::new(scanner)
+                }
+            }
+        }
+        other => {
+            return Err(InputError::new(format!(
+                "the {} scanner is not available in this build yet",
+                other.name()
+            )))
+        }
+    };
+    Ok(Built { scanner, warnings })
+}
+
+/// The installed provider's schema for this run's plugin version, or the warning saying how to
+/// provide one. Loaded once per run.
+async fn provider_schema(
+    settings: &Settings,
+    cloud: Cloud,
+) -> Result<Result<std::sync::Arc<crate::schema::Schema>, String>, InputError> {
+    let version = cloud.provider_version(settings)?;
+    let sources = crate::schema::SchemaSources::from_settings(settings, |k| std::env::var(k).ok());
+    let store = crate::schema::SchemaStore::new(sources);
+    Ok(store
+        .get(cloud.package(), &version)
+        .await
+        .map_err(|e| e.to_string()))
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ pub fn import_formats(schema: &Value) -> HashMap<String, String> {
     out
 }
 
-fn import_format(token: &str, description: &str) -> Option<String> {
+pub fn import_format(token: &str, description: &str) -> Option<String> {
     let section = &description[description.find("## Import")?..];
     let line = section
         .lines()
