@@ -8,6 +8,7 @@ use std::str::FromStr;
 use crate::discover::Scanner;
 use crate::settings::{InputError, Settings};
 
+pub mod aws;
 pub mod kubernetes;
 
 /// A supported cloud.
@@ -102,6 +103,7 @@ fn is_strict_semver(v: &str) -> bool {
 /// kubeconfig) come back as [`InputError`]s before any listing starts.
 pub async fn scanner(settings: &Settings) -> Result<Box<dyn Scanner>, InputError> {
     match settings.cloud {
+        Cloud::Aws => Ok(Box::new(aws::AwsScanner::new(settings).await?)),
         Cloud::Kubernetes => Ok(Box::new(
             kubernetes::KubernetesScanner::new(settings).await?,
         )),
