@@ -51,6 +51,9 @@ enum FirstTry {
     NeedsProperties(ApiError),
 }
 
+/// A list handler's required property sets and the type's declared relationships.
+type NeedsProperties = (Vec<Vec<String>>, BTreeMap<String, Vec<Relation>>);
+
 struct ListFailure {
     error: ApiError,
     pages: u64,
@@ -224,8 +227,7 @@ impl Run {
                 .buffer_unordered(self.cfg.list_concurrency)
                 .collect()
                 .await;
-        let mut handlers: BTreeMap<String, (Vec<Vec<String>>, BTreeMap<String, Vec<Relation>>)> =
-            BTreeMap::new();
+        let mut handlers: BTreeMap<String, NeedsProperties> = BTreeMap::new();
         let mut first_errors: HashMap<String, ApiError> = HashMap::new();
         for (t, first, handler) in described {
             let fin = match handler {
