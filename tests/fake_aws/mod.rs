@@ -17,7 +17,7 @@
 //! - Both reject requests without a SigV4 `Authorization` header for the expected access key and
 //!   service, as AWS does (`MissingAuthenticationTokenException` / `IncompleteSignature`).
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod model;
 mod wire;
@@ -40,6 +40,9 @@ pub struct Stats {
     pub throttled: AtomicU64,
     pub server_errors: AtomicU64,
     pub unsigned_rejected: AtomicU64,
+    /// Requests being answered right now, and the most at once.
+    pub in_flight: AtomicU64,
+    pub peak_in_flight: AtomicU64,
     /// `DescribeType` calls per type.
     pub described: Mutex<BTreeMap<String, u64>>,
     /// `ListResources` calls per type.
@@ -62,6 +65,23 @@ pub struct Bucket {
     rate: f64,
     tokens: f64,
     at: std::time::Instant,
+}
+
+/// Counts a request as in flight until dropped.
+pub struct InFlight<'a>(&'a Stats);
+
+impl<'a> InFlight<'a> {
+    pub fn enter(stats: &'a Stats) -> Self {
+        let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(stats)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Bucket {

@@ -127,6 +127,9 @@ impl FakeType {
 #[derive(Debug, Clone, Default)]
 pub struct Account {
     pub types: BTreeMap<String, FakeType>,
+    /// Most types per `ListTypes` page (CloudFormation honours MaxResults up to 100); small by
+    /// default so paging is exercised with a small registry.
+    pub list_types_page: Option<usize>,
 }
 
 impl Account {

@@ -99,6 +99,7 @@ fn json_error(status: u16, code: &str, message: &str) -> Response {
 
 async fn cloudcontrol(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let stats = &s.stats;
+    let _busy = super::InFlight::enter(stats);
     stats.cc_requests.fetch_add(1, Ordering::SeqCst);
     let region = match check_sigv4(&headers, "cloudcontrolapi") {
         Ok(r) => r,
@@ -260,12 +261,12 @@ fn query_ok(action: &str, result: String) -> Response {
     ([("content-type", "text/xml")], body).into_response()
 }
 
-/// Registry page size: CloudFormation honours MaxResults, but returns at most this many here so
-/// paging is exercised with a small registry.
+/// Default registry page size of the fake (see `Account::list_types_page`).
 const LIST_TYPES_PAGE: usize = 7;
 
 async fn cloudformation(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let stats = &s.stats;
+    let _busy = super::InFlight::enter(stats);
     stats.cfn_requests.fetch_add(1, Ordering::SeqCst);
     let region = match check_sigv4(&headers, "cloudformation") {
         Ok(r) => r,
@@ -306,7 +307,9 @@ async fn cloudformation(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
             let max: usize = get("MaxResults")
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(100);
-            let page = max.clamp(1, 100).min(LIST_TYPES_PAGE);
+            let page = max
+                .clamp(1, 100)
+                .min(s.account.list_types_page.unwrap_or(LIST_TYPES_PAGE));
             let wanted: Vec<_> = s
                 .account
                 .types

@@ -77,15 +77,20 @@ fn candidates(
     let Some(service_prefix) = child.rsplit_once("::").map(|(s, _)| format!("{s}::")) else {
         return out;
     };
+    let lower = property.to_ascii_lowercase();
     let mut by_name: Vec<(String, Option<String>)> = listed
         .iter()
         .filter(|t| t.as_str() != child)
         .filter_map(|t| {
-            let short = t.strip_prefix(&service_prefix)?;
-            let rest = property.strip_prefix(short)?;
+            // Case-insensitive: `VpcId` names `AWS::EC2::VPC`, `IpamPoolId` `AWS::EC2::IPAMPool`.
+            let short = t.strip_prefix(&service_prefix)?.to_ascii_lowercase();
+            let rest = lower.strip_prefix(&short)?;
+            let rest_text = &property[property.len() - rest.len()..];
             match rest {
                 "" => Some((t.clone(), None)),
-                "Id" | "Name" | "Arn" => Some((t.clone(), Some(format!("/{rest}")))),
+                "id" | "name" | "arn" | "identifier" => {
+                    Some((t.clone(), Some(format!("/{rest_text}"))))
+                }
                 _ => None,
             }
         })
@@ -301,5 +306,70 @@ mod tests {
             err.contains("[ApplicationId, ConfigurationProfileId]"),
             "{err}"
         );
+    }
+}
+
+/// Checks the parent rule on the real registry's list requirements (the shared type map), without
+/// the schemas' `relationshipRef`s, which only add parents. Skips when the data is absent.
+#[cfg(test)]
+mod type_map {
+    use super::*;
+
+    #[test]
+    fn resolves_real_parents_from_the_type_map() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/type-maps/aws.tsv"
+        );
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("skipped: {path} not present");
+            return;
+        };
+        let mut listed = BTreeSet::new();
+        let mut needs: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+            let cols: Vec<&str> = line.split('\t').collect();
+            if cols.len() < 5 || cols[3] != "yes" {
+                continue;
+            }
+            listed.insert(cols[0].to_string());
+            if cols[4] != "-" {
+                let alts = cols[4]
+                    .split(';')
+                    .map(|set| set.split(',').map(str::to_string).collect())
+                    .collect();
+                needs.insert(cols[0].to_string(), alts);
+            }
+        }
+        let none = BTreeMap::new();
+        let mut resolved = BTreeMap::new();
+        for (t, alts) in &needs {
+            if let Ok(p) = plan(t, alts, &none, &listed, &needs) {
+                resolved.insert(t.clone(), p.parent);
+            }
+        }
+        eprintln!(
+            "fan-out: {} of {} types that need properties resolve to a parent by naming alone",
+            resolved.len(),
+            needs.len()
+        );
+        for (child, parent) in [
+            ("AWS::EKS::Nodegroup", "AWS::EKS::Cluster"),
+            ("AWS::ApiGateway::Stage", "AWS::ApiGateway::RestApi"),
+            (
+                "AWS::ElasticLoadBalancingV2::Listener",
+                "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            ),
+            (
+                "AWS::AppConfig::HostedConfigurationVersion",
+                "AWS::AppConfig::ConfigurationProfile",
+            ),
+        ] {
+            assert_eq!(
+                resolved.get(child).map(String::as_str),
+                Some(parent),
+                "{child}"
+            );
+        }
     }
 }
