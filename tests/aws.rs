@@ -431,3 +431,64 @@ async fn missing_region_or_credentials_is_an_input_error() {
         .expect("no region must fail");
     assert!(err.to_string().contains("region"), "{err}");
 }
+
+#[tokio::test]
+async fn fan_out_nests_and_lists_enum_valued_types_per_value() {
+    let mut acct = Account::default();
+    acct.add(FakeType::new("AWS::AppConfig::Application").with_resources(
+        "ApplicationId",
+        "app",
+        2,
+    ));
+    let mut profiles = FakeType::new("AWS::AppConfig::ConfigurationProfile").pages(&[1]);
+    profiles.list_required = vec!["ApplicationId".into()];
+    let mut versions = FakeType::new("AWS::AppConfig::HostedConfigurationVersion");
+    versions.list_required = vec!["ApplicationId".into(), "ConfigurationProfileId".into()];
+    for a in 0..2 {
+        for c in 0..2 {
+            profiles.resources.push(Res {
+                identifier: format!("app-{a}|cp-{c}"),
+                properties: json!({"ApplicationId": format!("app-{a}"), "ConfigurationProfileId": format!("cp-{c}")}),
+            });
+            versions.resources.push(Res {
+                identifier: format!("app-{a}|cp-{c}|1"),
+                properties: json!({"ApplicationId": format!("app-{a}"), "ConfigurationProfileId": format!("cp-{c}"), "VersionNumber": "1"}),
+            });
+        }
+    }
+    acct.add(profiles);
+    acct.add(versions);
+    let mut acls = FakeType::new("AWS::WAFv2::WebACL");
+    acls.list_required = vec!["Scope".into()];
+    acls.enum_property = Some(("Scope".into(), vec!["CLOUDFRONT".into(), "REGIONAL".into()]));
+    acls.value_regions = vec![("CLOUDFRONT".into(), "us-east-1".into())];
+    for (i, scope) in ["CLOUDFRONT", "REGIONAL", "REGIONAL"].iter().enumerate() {
+        acls.resources.push(Res {
+            identifier: format!("acl-{i}|{i}|{scope}"),
+            properties: json!({"Scope": scope, "Name": format!("acl-{i}")}),
+        });
+    }
+    acct.add(acls);
+    let fake = FakeAws::start(acct.clone(), 1000.0).await;
+
+    let west = run(scanner(&fake, "us-west-2", AwsOptions::default()).await).await;
+    assert!(west.incomplete.is_empty(), "{:?}", west.incomplete);
+    assert!(west.skipped_types.is_empty(), "{:?}", west.skipped_types);
+    let mut want = expected(
+        &acct,
+        &[
+            "AWS::AppConfig::Application",
+            "AWS::AppConfig::ConfigurationProfile",
+            "AWS::AppConfig::HostedConfigurationVersion",
+        ],
+    );
+    want.insert(("AWS::WAFv2::WebACL".into(), "acl-1|1|REGIONAL".into()));
+    want.insert(("AWS::WAFv2::WebACL".into(), "acl-2|2|REGIONAL".into()));
+    assert_eq!(west.found_set(), want);
+
+    let east = run(scanner(&fake, "us-east-1", AwsOptions::default()).await).await;
+    assert!(east.found_set().contains(&(
+        "AWS::WAFv2::WebACL".to_string(),
+        "acl-0|0|CLOUDFRONT".to_string()
+    )));
+}

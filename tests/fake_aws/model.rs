@@ -36,6 +36,12 @@ pub struct FakeType {
     pub fail_5xx: u64,
     /// The list handler hands back the same NextToken forever.
     pub repeat_token: bool,
+    /// A required property whose schema is an enum (through a `#/definitions` `$ref`, as WAFv2's
+    /// `Scope`), with its values.
+    pub enum_property: Option<(String, Vec<String>)>,
+    /// (value, region): the enum value is accepted only in that region (WAFv2's `CLOUDFRONT` scope
+    /// only in us-east-1); elsewhere the handler answers `InvalidRequestException`.
+    pub value_regions: Vec<(String, String)>,
 }
 
 impl FakeType {
@@ -52,6 +58,8 @@ impl FakeType {
             relations: Vec::new(),
             fail_5xx: 0,
             repeat_token: false,
+            enum_property: None,
+            value_regions: Vec::new(),
         }
     }
 
@@ -92,6 +100,14 @@ impl FakeType {
                 json!({"type": "string", "anyOf": [{"relationshipRef": {"typeName": ty, "propertyPath": path}}]}),
             );
         }
+        let mut definitions = serde_json::Map::new();
+        if let Some((prop, values)) = &self.enum_property {
+            definitions.insert(prop.clone(), json!({"type": "string", "enum": values}));
+            properties.insert(
+                prop.clone(),
+                json!({"$ref": format!("#/definitions/{prop}")}),
+            );
+        }
         let mut handlers = json!({
             "read": {"permissions": ["x:Get"]},
         });
@@ -116,6 +132,7 @@ impl FakeType {
         json!({
             "typeName": self.name,
             "description": "fake",
+            "definitions": definitions,
             "properties": properties,
             "primaryIdentifier": ["/properties/Id"],
             "handlers": handlers,

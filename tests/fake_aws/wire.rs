@@ -195,6 +195,19 @@ async fn cloudcontrol(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
             ),
         );
     }
+    for (value, only_in) in &t.value_regions {
+        let asked = model
+            .as_ref()
+            .and_then(|m| m.as_object())
+            .is_some_and(|m| m.values().any(|v| v == value.as_str()));
+        if asked && *only_in != region {
+            return json_error(
+                400,
+                "InvalidRequestException",
+                &format!("{value} is only valid in {only_in}"),
+            );
+        }
+    }
     let items = s.account.matching(t, model.as_ref());
     // Token "p<page>.<offset>": the handler's own page sizes, whatever MaxResults says.
     let (page, offset) = match req.get("NextToken").and_then(Value::as_str) {

@@ -35,6 +35,37 @@ pub struct Plan {
     pub bindings: Vec<Binding>,
 }
 
+/// A list handler that needs one property whose schema allows a fixed set of values (WAFv2's
+/// `Scope`: `REGIONAL`, `CLOUDFRONT`): the type is listed once per value, no parent needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValuesPlan {
+    pub property: String,
+    pub values: Vec<String>,
+}
+
+impl ValuesPlan {
+    /// The single-property set with an enum, if the handler accepts one.
+    pub fn find(
+        alternatives: &[Vec<String>],
+        enums: &BTreeMap<String, Vec<String>>,
+    ) -> Option<Self> {
+        alternatives.iter().find_map(|set| match set.as_slice() {
+            [only] => enums.get(only).map(|values| ValuesPlan {
+                property: only.clone(),
+                values: values.clone(),
+            }),
+            _ => None,
+        })
+    }
+
+    pub fn models(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .map(|v| serde_json::json!({ self.property.as_str(): v }).to_string())
+            .collect()
+    }
+}
+
 /// Chooses the parent type for `child` given its handler's required property sets. `listed` are the
 /// types this scan lists; `needs` are the required sets of other types that need properties.
 pub fn plan(

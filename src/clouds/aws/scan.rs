@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::api::Api;
 use super::errors::{ApiError, Class};
-use super::fanout::{self, Plan};
+use super::fanout::{self, Plan, ValuesPlan};
 use super::global::{self, GlobalMode};
 use super::list::{Listed, Pager};
 use super::token::token_for;
@@ -229,14 +229,20 @@ impl Run {
                 .await;
         let mut handlers: BTreeMap<String, NeedsProperties> = BTreeMap::new();
         let mut first_errors: HashMap<String, ApiError> = HashMap::new();
+        let mut values_plans: Vec<(String, ValuesPlan)> = Vec::new();
         for (t, first, handler) in described {
             let fin = match handler {
                 Ok(ListHandler::Present {
                     alternatives,
                     relations,
+                    enums,
                 }) if !alternatives.is_empty() => {
-                    handlers.insert(t.clone(), (alternatives, relations));
-                    first_errors.insert(t, first);
+                    if let Some(values) = ValuesPlan::find(&alternatives, &enums) {
+                        values_plans.push((t, values));
+                    } else {
+                        handlers.insert(t.clone(), (alternatives, relations));
+                        first_errors.insert(t, first);
+                    }
                     continue;
                 }
                 Ok(ListHandler::Present { .. }) => {
@@ -249,6 +255,12 @@ impl Run {
             };
             self.finish_type(&t, &fin).await;
             status.insert(t, fin);
+        }
+        // Types listed once per allowed value need no parent: list them now (they may be parents).
+        for (t, plan) in &values_plans {
+            let fin = self.fan_out_values(t, &tokens[t], plan, true).await;
+            self.finish_type(t, &fin).await;
+            status.insert(t.clone(), fin);
         }
         let needs: BTreeMap<String, Vec<Vec<String>>> = handlers
             .iter()
@@ -401,24 +413,62 @@ impl Run {
             .get(&plan.parent)
             .cloned()
             .unwrap_or_default();
-        let total = parents.len();
-        let outcomes: Vec<Result<(), (Class, String)>> = stream::iter(parents)
-            .map(|parent| async move {
+        let models = parents
+            .iter()
+            .map(|parent| {
                 let props: Option<Value> = parent
                     .properties
                     .as_deref()
                     .and_then(|s| serde_json::from_str(s).ok());
-                let model = plan
-                    .model_for(&parent.identifier, props.as_ref())
-                    .map_err(|r| (Class::InvalidRequest, r))?;
+                (
+                    format!("{} {}", plan.parent, parent.identifier),
+                    plan.model_for(&parent.identifier, props.as_ref()),
+                )
+            })
+            .collect();
+        self.list_models(child, token, models, keep, false, &plan.parent)
+            .await
+    }
+
+    /// Lists `child` once per allowed value of its one required property. A value the region does
+    /// not accept (WAFv2's `CLOUDFRONT` scope outside us-east-1) is passed over.
+    async fn fan_out_values(
+        &self,
+        child: &str,
+        token: &str,
+        plan: &ValuesPlan,
+        keep: bool,
+    ) -> Final {
+        let models = plan
+            .values
+            .iter()
+            .zip(plan.models())
+            .map(|(v, m)| (format!("{}={v}", plan.property), Ok(m)))
+            .collect();
+        let source = format!("the values of {}", plan.property);
+        self.list_models(child, token, models, keep, true, &source)
+            .await
+    }
+
+    /// Lists `child` once per `ResourceModel` and sums up how that went.
+    async fn list_models(
+        &self,
+        child: &str,
+        token: &str,
+        models: Vec<(String, Result<String, String>)>,
+        keep: bool,
+        pass_over_rejected: bool,
+        source: &str,
+    ) -> Final {
+        let total = models.len();
+        let outcomes: Vec<Result<(), (Class, String)>> = stream::iter(models)
+            .map(|(label, model)| async move {
+                let model = model.map_err(|r| (Class::InvalidRequest, r))?;
                 match self.list_into(child, token, Some(model), keep).await {
                     Ok(()) => Ok(()),
                     // The parent went away between its listing and this one.
                     Err(f) if f.error.class == Class::NotFound && f.pages == 0 => Ok(()),
-                    Err(f) => Err((
-                        f.error.class,
-                        format!("under {} {}: {}", plan.parent, parent.identifier, f.error),
-                    )),
+                    Err(f) => Err((f.error.class, format!("{label}: {}", f.error))),
                 }
             })
             .buffer_unordered(self.cfg.list_concurrency)
@@ -432,28 +482,31 @@ impl Run {
         {
             if *class == Class::AccessDenied {
                 self.access_denied.fetch_add(1, Ordering::SeqCst);
+                return Final::Skipped(format!("access denied (ListResources): {reason}"));
             }
-            return Final::Skipped(reason.clone());
+            return Final::Skipped(format!("not supported by Cloud Control here: {reason}"));
         }
-        let Some((_, first)) = failures.first() else {
-            return Final::Listed;
-        };
-        let rejected = failures
+        let rejected: Vec<&&(Class, String)> = failures
             .iter()
             .filter(|(c, _)| *c == Class::InvalidRequest)
-            .count();
-        if rejected == total && rejected == failures.len() {
-            // Every model built from the parent was refused: the plan is wrong for this type.
-            Final::Skipped(format!(
-                "fan-out from {} did not work for any parent: {first}",
-                plan.parent
-            ))
-        } else {
-            Final::Incomplete(format!(
-                "listing failed for {} of {total} {} parents; first: {first}",
-                failures.len(),
-                plan.parent
-            ))
+            .collect();
+        if let Some((_, other)) = failures.iter().find(|(c, _)| *c != Class::InvalidRequest) {
+            return Final::Incomplete(format!(
+                "listing failed for {} of {total} ResourceModels from {source}; first: {other}",
+                failures.len()
+            ));
+        }
+        match rejected.first() {
+            None => Final::Listed,
+            // Every model was refused: the fan-out is wrong for this type, not a passing fault.
+            Some((_, first)) if rejected.len() == total => Final::Skipped(format!(
+                "Cloud Control refused every ResourceModel built from {source}: {first}"
+            )),
+            Some(_) if pass_over_rejected => Final::Listed,
+            Some((_, first)) => Final::Incomplete(format!(
+                "{} of {total} ResourceModels from {source} were refused; first: {first}",
+                rejected.len()
+            )),
         }
     }
 }

@@ -76,6 +76,8 @@ pub enum ListHandler {
     Present {
         alternatives: Vec<Vec<String>>,
         relations: BTreeMap<String, Vec<Relation>>,
+        /// Properties whose schema allows only a fixed set of string values (WAFv2's `Scope`).
+        enums: BTreeMap<String, Vec<String>>,
     },
 }
 
@@ -127,6 +129,7 @@ pub fn parse_list_handler(schema: &str) -> Result<ListHandler, String> {
     }
 
     let mut relations = BTreeMap::new();
+    let mut enums = BTreeMap::new();
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         for (name, prop) in props {
             let mut found = Vec::new();
@@ -134,11 +137,21 @@ pub fn parse_list_handler(schema: &str) -> Result<ListHandler, String> {
             if !found.is_empty() {
                 relations.insert(name.clone(), found);
             }
+            // A local `$ref` to a definition is followed once (that is where enums usually live).
+            let target = match prop.get("$ref").and_then(Value::as_str) {
+                Some(r) => r.strip_prefix('#').and_then(|ptr| schema.pointer(ptr)),
+                None => Some(prop),
+            };
+            let values = string_list(target.and_then(|t| t.get("enum")));
+            if !values.is_empty() {
+                enums.insert(name.clone(), values);
+            }
         }
     }
     Ok(ListHandler::Present {
         alternatives,
         relations,
+        enums,
     })
 }
 
@@ -203,6 +216,7 @@ mod tests {
         let ListHandler::Present {
             alternatives,
             relations,
+            ..
         } = parse_list_handler(schema).unwrap()
         else {
             panic!("list handler expected");
@@ -218,6 +232,14 @@ mod tests {
         assert_eq!(cert.len(), 2);
         assert_eq!(cert[1].type_name, "AWS::IAM::ServerCertificate");
         assert_eq!(cert[1].pointer, "/Arn");
+
+        let waf = r##"{"definitions": {"Scope": {"type": "string", "enum": ["CLOUDFRONT", "REGIONAL"]}},
+          "properties": {"Scope": {"$ref": "#/definitions/Scope"}},
+          "handlers": {"list": {"handlerSchema": {"required": ["Scope"]}}}}"##;
+        let ListHandler::Present { enums, .. } = parse_list_handler(waf).unwrap() else {
+            panic!("list handler expected");
+        };
+        assert_eq!(enums["Scope"], vec!["CLOUDFRONT", "REGIONAL"]);
 
         let none = r#"{"handlers": {"read": {}}}"#;
         assert_eq!(parse_list_handler(none).unwrap(), ListHandler::Absent);
