@@ -241,3 +241,61 @@ impl Scanner for AwsScanner {
         ReceiverStream::new(rx).boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Cli;
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Result<AwsOptions, InputError> {
+        let mut argv = vec!["pulumi-cloud-import", "--list", "--cloud", "aws"];
+        argv.extend_from_slice(args);
+        let settings = Settings::from_sources(Cli::try_parse_from(argv).unwrap(), |_| None)?;
+        AwsOptions::from_settings(&settings)
+    }
+
+    #[test]
+    fn config_keys_are_read_and_checked() {
+        let o = options(&[]).unwrap();
+        assert_eq!(o.region, None);
+        assert_eq!(o.global_region, "us-east-1");
+        assert_eq!(o.global_mode, GlobalMode::Designated);
+        assert_eq!(o.list_concurrency, DEFAULT_LIST_CONCURRENCY);
+        assert_eq!(o.rate_limit, DEFAULT_RATE_LIMIT);
+
+        let o = options(&[
+            "--region",
+            "eu-west-1",
+            "--profile",
+            "prod",
+            "-c",
+            "globalRegion=eu-west-1",
+            "-c",
+            "globalResources=all",
+            "-c",
+            "listConcurrency=3",
+            "-c",
+            "rateLimit=12.5",
+        ])
+        .unwrap();
+        assert_eq!(o.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(o.profile.as_deref(), Some("prod"));
+        assert_eq!(o.global_region, "eu-west-1");
+        assert_eq!(o.global_mode, GlobalMode::All);
+        assert_eq!(o.list_concurrency, 3);
+        assert_eq!(o.rate_limit, 12.5);
+
+        for (arg, key) in [
+            ("listConcurrency=0", "listConcurrency"),
+            ("listConcurrency=many", "listConcurrency"),
+            ("rateLimit=0", "rateLimit"),
+            ("rateLimit=NaN", "rateLimit"),
+            ("globalResources=some", "globalResources"),
+        ] {
+            let err = options(&["-c", arg]).unwrap_err().to_string();
+            assert!(err.contains(key), "{arg}: {err}");
+            assert!(!err.contains('\n'), "{arg}: {err}");
+        }
+    }
+}
