@@ -147,6 +147,9 @@ pub struct Account {
     /// Most types per `ListTypes` page (CloudFormation honours MaxResults up to 100); small by
     /// default so paging is exercised with a small registry.
     pub list_types_page: Option<usize>,
+    /// Time Cloud Control takes to answer a `ListResources` call (its handlers call the service
+    /// behind; real answers take tens to hundreds of milliseconds).
+    pub list_latency: Option<std::time::Duration>,
 }
 
 impl Account {

@@ -134,6 +134,9 @@ async fn cloudcontrol(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return json_error(400, "SerializationException", "body is not JSON");
     };
+    if let Some(latency) = s.account.list_latency {
+        tokio::time::sleep(latency).await;
+    }
     let Some(type_name) = req.get("TypeName").and_then(Value::as_str) else {
         return json_error(400, "ValidationException", "TypeName is required");
     };
@@ -172,8 +175,8 @@ async fn cloudcontrol(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
     if t.access_denied {
         return json_error(
             400,
-            "AccessDeniedException",
-            "User is not authorized to perform this action",
+            "com.amazon.coral.service#AccessDeniedException",
+            "User: arn:aws:iam::123456789012:user/audit is not authorized to perform this action",
         );
     }
     let model: Option<Value> = req
@@ -190,7 +193,7 @@ async fn cloudcontrol(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
             400,
             "InvalidRequestException",
             &format!(
-                "Missing Or Invalid ResourceModel property in {type_name} list handler request input. Required property: [{}]",
+                "Missing or invalid ResourceModel property in {type_name} list handler request input.Required property: (#: required key [{}] not found)",
                 missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             ),
         );
