@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::api::Api;
@@ -20,6 +19,8 @@ use super::errors::{ApiError, Class};
 use super::fanout::{self, Plan, ValuesPlan};
 use super::global::{self, GlobalMode};
 use super::list::{Listed, Pager};
+
+mod children;
 use super::token::token_for;
 use super::types::{self, ListHandler, Relation};
 use crate::discover::{Discovered, ScanEvent};
@@ -401,112 +402,6 @@ impl Run {
                     store.entry(type_name.to_string()).or_default().push(item);
                 }
             }
-        }
-    }
-
-    /// Lists `child` once per resource of its parent type.
-    async fn fan_out(&self, child: &str, token: &str, plan: &Plan, keep: bool) -> Final {
-        let parents: Vec<Listed> = self
-            .store
-            .lock()
-            .expect("store lock")
-            .get(&plan.parent)
-            .cloned()
-            .unwrap_or_default();
-        let models = parents
-            .iter()
-            .map(|parent| {
-                let props: Option<Value> = parent
-                    .properties
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str(s).ok());
-                (
-                    format!("{} {}", plan.parent, parent.identifier),
-                    plan.model_for(&parent.identifier, props.as_ref()),
-                )
-            })
-            .collect();
-        self.list_models(child, token, models, keep, false, &plan.parent)
-            .await
-    }
-
-    /// Lists `child` once per allowed value of its one required property. A value the region does
-    /// not accept (WAFv2's `CLOUDFRONT` scope outside us-east-1) is passed over.
-    async fn fan_out_values(
-        &self,
-        child: &str,
-        token: &str,
-        plan: &ValuesPlan,
-        keep: bool,
-    ) -> Final {
-        let models = plan
-            .values
-            .iter()
-            .zip(plan.models())
-            .map(|(v, m)| (format!("{}={v}", plan.property), Ok(m)))
-            .collect();
-        let source = format!("the values of {}", plan.property);
-        self.list_models(child, token, models, keep, true, &source)
-            .await
-    }
-
-    /// Lists `child` once per `ResourceModel` and sums up how that went.
-    async fn list_models(
-        &self,
-        child: &str,
-        token: &str,
-        models: Vec<(String, Result<String, String>)>,
-        keep: bool,
-        pass_over_rejected: bool,
-        source: &str,
-    ) -> Final {
-        let total = models.len();
-        let outcomes: Vec<Result<(), (Class, String)>> = stream::iter(models)
-            .map(|(label, model)| async move {
-                let model = model.map_err(|r| (Class::InvalidRequest, r))?;
-                match self.list_into(child, token, Some(model), keep).await {
-                    Ok(()) => Ok(()),
-                    // The parent went away between its listing and this one.
-                    Err(f) if f.error.class == Class::NotFound && f.pages == 0 => Ok(()),
-                    Err(f) => Err((f.error.class, format!("{label}: {}", f.error))),
-                }
-            })
-            .buffer_unordered(self.cfg.list_concurrency)
-            .collect()
-            .await;
-        let failures: Vec<&(Class, String)> =
-            outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
-        if let Some((class, reason)) = failures
-            .iter()
-            .find(|(c, _)| matches!(c, Class::Unsupported | Class::AccessDenied))
-        {
-            if *class == Class::AccessDenied {
-                self.access_denied.fetch_add(1, Ordering::SeqCst);
-                return Final::Skipped(format!("access denied (ListResources): {reason}"));
-            }
-            return Final::Skipped(format!("not supported by Cloud Control here: {reason}"));
-        }
-        let rejected: Vec<&&(Class, String)> = failures
-            .iter()
-            .filter(|(c, _)| *c == Class::InvalidRequest)
-            .collect();
-        if let Some((_, other)) = failures.iter().find(|(c, _)| *c != Class::InvalidRequest) {
-            return Final::Incomplete(format!(
-                "listing failed for {} of {total} ResourceModels from {source}; first: {other}",
-                failures.len()
-            ));
-        }
-        match rejected.first() {
-            None => Final::Listed,
-            // Every model was refused: the fan-out is wrong for this type, not a passing fault.
-            Some((_, first)) if rejected.len() == total => Final::Skipped(format!(
-                "Cloud Control refused every ResourceModel built from {source}: {first}"
-            )),
-            Some(_) if pass_over_rejected => Final::Listed,
-            Some((_, first)) => Final::Incomplete(format!(
-                "{} of {total} ResourceModels from {source} were refused; first: {first}",
-                rejected.len()
-            )),
         }
     }
 }
