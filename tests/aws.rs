@@ -84,11 +84,13 @@ async fn run(s: AwsScanner) -> Report {
 /// third-party and global types.
 fn account() -> Account {
     let mut a = Account::default();
-    a.add(
-        FakeType::new("AWS::EC2::VPC")
-            .with_resources("VpcId", "vpc", 7)
-            .pages(&[1, 3, 2]),
-    );
+    let mut vpcs = FakeType::new("AWS::EC2::VPC")
+        .with_resources("VpcId", "vpc", 7)
+        .pages(&[1, 3, 2]);
+    // Listings shift while paged: a resource can come back on a later page.
+    let again = vpcs.resources[0].clone();
+    vpcs.resources.push(again);
+    a.add(vpcs);
     a.add(FakeType::new("AWS::EC2::Subnet"));
     let mut ap = FakeType::new("AWS::S3::AccessPoint");
     ap.resources = (0..3)
@@ -243,8 +245,8 @@ async fn lists_every_type_through_pages_and_fans_out_children_once() {
     for never in ["AWS::SDB::Domain", "Acme::Widget::Thing", "AWS::IAM::Role"] {
         assert!(!listed.contains_key(never), "{never} was listed");
     }
-    // VPC: 7 items in pages of 1, 3, 2, 1 -> 4 calls.
-    assert_eq!(listed["AWS::EC2::VPC"], 4);
+    // VPC: 8 items (one repeated) in pages of 1, 3, 2, 1, 3 -> 5 calls.
+    assert_eq!(listed["AWS::EC2::VPC"], 5);
     assert_eq!(FakeAws::count(&stats.unsigned_rejected), 0);
     let regions: BTreeSet<String> = stats.regions.lock().unwrap().keys().cloned().collect();
     assert_eq!(
