@@ -77,7 +77,12 @@ impl ApiError {
                     .message()
                     .map(str::to_string)
                     .unwrap_or_else(|| "no message".to_string());
-                let class = classify(code.as_deref(), Some(status));
+                let mut class = classify(code.as_deref(), Some(status));
+                // A list handler throttled by the service behind it reports that through a generic
+                // handler error whose message says so.
+                if matches!(class, Class::Other | Class::Transient) && says_throttled(&message) {
+                    class = Class::Throttled;
+                }
                 ApiError {
                     code,
                     message,
@@ -157,6 +162,11 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
     }
 }
 
+fn says_throttled(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("rate exceeded") || m.contains("throttl") || m.contains("too many requests")
+}
+
 /// The error and its sources on one line (the SDK's top-level Display is often just "dispatch
 /// failure").
 fn describe_chain(err: &dyn std::error::Error) -> String {
@@ -197,5 +207,9 @@ mod tests {
         assert_eq!(classify(Some("Whatever"), Some(500)), Class::Transient);
         assert_eq!(classify(Some("Whatever"), Some(400)), Class::Other);
         assert_eq!(ApiError::local("x").verdict(), Verdict::Fail);
+        assert!(says_throttled(
+            "Rate exceeded (Service: Ec2, Status Code: 400)"
+        ));
+        assert!(!says_throttled("Access denied"));
     }
 }

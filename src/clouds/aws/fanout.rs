@@ -379,6 +379,11 @@ mod type_map {
                 resolved.insert(t.clone(), p.parent);
             }
         }
+        if std::env::var_os("AWS_FANOUT_DUMP").is_some() {
+            for (c, p) in &resolved {
+                eprintln!("{c} <- {p}");
+            }
+        }
         eprintln!(
             "fan-out: {} of {} types that need properties resolve to a parent by naming alone",
             resolved.len(),
