@@ -494,3 +494,52 @@ async fn fan_out_nests_and_lists_enum_valued_types_per_value() {
         "acl-0|0|CLOUDFRONT".to_string()
     )));
 }
+
+#[tokio::test]
+async fn the_callers_account_id_feeds_handlers_that_need_it() {
+    let mut acct = Account::default();
+    let mut analyses = FakeType::new("AWS::QuickSight::Analysis");
+    analyses.list_required = vec!["AwsAccountId".into()];
+    analyses.resources = vec![Res {
+        identifier: "123456789012|analysis-1".into(),
+        properties: json!({"AwsAccountId": "123456789012", "AnalysisId": "analysis-1"}),
+    }];
+    acct.add(analyses);
+    let fake = FakeAws::start(acct, 1000.0).await;
+    let endpoints = || Endpoints {
+        cloudcontrol: Some(fake.cloudcontrol_url.clone()),
+        cloudformation: Some(fake.cloudformation_url.clone()),
+    };
+
+    let with_account = Credentials::builder()
+        .access_key_id(ACCESS_KEY)
+        .secret_access_key("fake-secret")
+        .account_id("123456789012")
+        .provider_name("test")
+        .build();
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-west-2"))
+        .credentials_provider(with_account)
+        .load()
+        .await;
+    let s = AwsScanner::from_sdk_config(&sdk, AwsOptions::default(), endpoints())
+        .await
+        .unwrap();
+    let r = run(s).await;
+    assert_eq!(
+        r.found_set(),
+        BTreeSet::from([(
+            "AWS::QuickSight::Analysis".to_string(),
+            "123456789012|analysis-1".to_string()
+        )])
+    );
+    assert_eq!(
+        r.scopes,
+        BTreeSet::from(["123456789012/us-west-2".to_string()])
+    );
+
+    // Static keys alone do not say which account they belong to: skipped, with the reason.
+    let r = run(scanner(&fake, "us-west-2", AwsOptions::default()).await).await;
+    assert!(r.found.is_empty());
+    assert!(r.skipped_types["AWS::QuickSight::Analysis"].contains("AwsAccountId"));
+}

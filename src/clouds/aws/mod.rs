@@ -116,6 +116,7 @@ pub struct AwsScanner {
     region: String,
     scope: String,
     known_tokens: Option<Arc<HashSet<String>>>,
+    account_id: Option<String>,
 }
 
 impl AwsScanner {
@@ -168,9 +169,9 @@ impl AwsScanner {
             let text = e.to_string().replace('\n', " ");
             InputError::new(format!("no usable AWS credentials: {text}"))
         })?;
-        let who = creds
-            .account_id()
-            .map(|a| a.as_str().to_string())
+        let account_id = creds.account_id().map(|a| a.as_str().to_string());
+        let who = account_id
+            .clone()
             .or_else(|| options.profile.clone())
             .unwrap_or_else(|| "default".to_string());
         let sdk = sdk.to_builder().region(Region::new(region.clone())).build();
@@ -181,6 +182,7 @@ impl AwsScanner {
             region,
             options,
             known_tokens: None,
+            account_id,
         })
     }
 
@@ -224,6 +226,7 @@ impl Scanner for AwsScanner {
             global_region: self.options.global_region.clone(),
             list_concurrency: self.options.list_concurrency,
             known_tokens: self.known_tokens.clone(),
+            account_id: self.account_id.clone(),
         };
         let api = self.api.clone();
         let watch = tx.clone();

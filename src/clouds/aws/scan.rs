@@ -35,6 +35,8 @@ pub struct ScanConfig {
     pub list_concurrency: usize,
     /// Tokens the installed aws-native plugin knows; `None` lists every registry type.
     pub known_tokens: Option<Arc<HashSet<String>>>,
+    /// The account, when the credentials say (SSO, `AWS_ACCOUNT_ID`); some list handlers need it.
+    pub account_id: Option<String>,
 }
 
 /// How a type's listing ended.
@@ -236,8 +238,12 @@ impl Run {
                 Ok(ListHandler::Present {
                     alternatives,
                     relations,
-                    enums,
+                    mut enums,
                 }) if !alternatives.is_empty() => {
+                    // QuickSight's list handlers need the caller's own account id.
+                    if let Some(account) = &self.cfg.account_id {
+                        enums.insert("AwsAccountId".to_string(), vec![account.clone()]);
+                    }
                     if let Some(values) = ValuesPlan::find(&alternatives, &enums) {
                         values_plans.push((t, values));
                     } else {
