@@ -8,6 +8,7 @@ use std::str::FromStr;
 use crate::discover::Scanner;
 use crate::settings::{InputError, Settings};
 
+pub mod aws;
 pub mod kubernetes;
 pub mod oci;
 
@@ -112,6 +113,19 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
     let mut warnings = Vec::new();
     let scanner: Box<dyn Scanner> = match settings.cloud {
         Cloud::Kubernetes => Box::new(kubernetes::KubernetesScanner::new(settings).await?),
+        Cloud::Aws => {
+            let scanner = aws::AwsScanner::new(settings).await?;
+            // Tokens the installed aws-native does not know are skipped with a reason.
+            match provider_schema(settings, Cloud::Aws).await? {
+                Ok(schema) => {
+                    Box::new(scanner.with_known_tokens(schema.resources.keys().cloned().collect()))
+                }
+                Err(why) => {
+                    warnings.push(why);
+                    Box::new(scanner)
+                }
+            }
+        }
         Cloud::Oci => {
             let scanner = oci::OciScanner::new(settings).await?;
             match provider_schema(settings, Cloud::Oci).await? {

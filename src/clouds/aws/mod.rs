@@ -1,0 +1,304 @@
+//! AWS scanner: every Cloud Control resource of one account-region, read with aws-native.
+//!
+//! Settings and credentials are checked here, before any listing: the region (`region`, else
+//! `AWS_REGION` or the profile's region), the profile (`profile`), and credentials from aws-config's
+//! default chain (environment keys, profiles, SSO, web identity, container and instance roles). The
+//! scan itself lives in `scan`; the explicit `aws-native` provider it is read with gets the same
+//! region, so reads hit the region that was listed.
+
+mod api;
+pub mod errors;
+pub mod fanout;
+pub mod global;
+pub mod list;
+mod scan;
+pub mod token;
+pub mod types;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudcontrol::config::ProvideCredentials;
+use futures::stream::{BoxStream, StreamExt};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+pub use api::Endpoints;
+pub use global::GlobalMode;
+
+use crate::clouds::Cloud;
+use crate::discover::{ProviderSpec, ScanEvent, Scanner};
+use crate::settings::{InputError, Settings};
+
+/// Listings in flight at once, by default (reads are paced separately by the workers setting).
+pub const DEFAULT_LIST_CONCURRENCY: usize = 8;
+/// Cloud Control's observed per-account-region limit, in requests/s.
+pub const DEFAULT_RATE_LIMIT: f64 = 25.0;
+
+/// The scan's knobs, from settings (or set directly by tests and benchmarks).
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// Scanned region; `None` takes the one aws-config resolves (AWS_REGION, profile).
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub global_region: String,
+    pub global_mode: GlobalMode,
+    pub list_concurrency: usize,
+    pub rate_limit: f64,
+    /// The aws-native plugin version the provider resource is registered with.
+    pub provider_version: String,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            region: None,
+            profile: None,
+            global_region: global::DEFAULT_GLOBAL_REGION.to_string(),
+            global_mode: GlobalMode::Designated,
+            list_concurrency: DEFAULT_LIST_CONCURRENCY,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            provider_version: Cloud::Aws.pinned_version().to_string(),
+        }
+    }
+}
+
+impl AwsOptions {
+    /// Reads and checks the AWS keys: `region`, `profile`, `globalRegion`, `globalResources`,
+    /// `listConcurrency`, `rateLimit`, plus `providerVersion`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, InputError> {
+        let mut o = AwsOptions {
+            region: settings.get("region").map(str::to_string),
+            profile: settings.get("profile").map(str::to_string),
+            provider_version: Cloud::Aws.provider_version(settings)?,
+            ..AwsOptions::default()
+        };
+        if let Some(r) = settings.get("globalRegion") {
+            o.global_region = r.trim().to_string();
+        }
+        if let Some(m) = settings.get("globalResources") {
+            o.global_mode = m.parse().map_err(|e| {
+                InputError::new(format!("{} {e}", settings.describe("globalResources")))
+            })?;
+        }
+        if let Some(c) = settings.get("listConcurrency") {
+            o.list_concurrency = match c.trim().parse::<usize>() {
+                Ok(n) if (1..=64).contains(&n) => n,
+                _ => {
+                    return Err(InputError::new(format!(
+                        "{} must be a whole number from 1 to 64, not {c:?}",
+                        settings.describe("listConcurrency")
+                    )))
+                }
+            };
+        }
+        if let Some(r) = settings.get("rateLimit") {
+            o.rate_limit = match r.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() && (0.1..=1000.0).contains(&x) => x,
+                _ => {
+                    return Err(InputError::new(format!(
+                        "{} must be requests per second between 0.1 and 1000, not {r:?}",
+                        settings.describe("rateLimit")
+                    )))
+                }
+            };
+        }
+        Ok(o)
+    }
+}
+
+/// Lists one AWS account-region through Cloud Control.
+pub struct AwsScanner {
+    api: Arc<api::Api>,
+    options: AwsOptions,
+    region: String,
+    scope: String,
+    known_tokens: Option<Arc<HashSet<String>>>,
+    account_id: Option<String>,
+}
+
+impl AwsScanner {
+    /// From the run's settings: loads aws-config's default chain and checks region and credentials.
+    pub async fn new(settings: &Settings) -> Result<Self, InputError> {
+        let options = AwsOptions::from_settings(settings)?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(r) = &options.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(p) = &options.profile {
+            loader = loader.profile_name(p);
+        }
+        let sdk = loader.load().await;
+        if sdk.region().is_none() {
+            return Err(InputError::new(format!(
+                "no AWS region: pass --region, set AWS_REGION, or set {}",
+                settings.describe("region")
+            )));
+        }
+        Self::from_sdk_config(&sdk, options, Endpoints::default()).await
+    }
+
+    /// From an already loaded SDK config and explicit endpoints (tests and benchmarks point these at
+    /// fakes). Checks region and credentials: resolving the credentials provider once makes no AWS
+    /// call for static keys, and fails here, before any listing, when there are none.
+    pub async fn from_sdk_config(
+        sdk: &SdkConfig,
+        mut options: AwsOptions,
+        endpoints: Endpoints,
+    ) -> Result<Self, InputError> {
+        let region = match options
+            .region
+            .clone()
+            .or_else(|| sdk.region().map(|r| r.to_string()))
+        {
+            Some(r) if !r.trim().is_empty() => r,
+            _ => return Err(InputError::new(
+                "no AWS region: pass --region, set AWS_REGION, or set pulumi-cloud-import:region",
+            )),
+        };
+        options.region = Some(region.clone());
+        let provider = sdk.credentials_provider().ok_or_else(|| {
+            InputError::new(
+                "no AWS credentials: none of aws-config's default sources is configured",
+            )
+        })?;
+        let creds = provider.provide_credentials().await.map_err(|e| {
+            // The error names the sources tried, never a secret; keep it to one line.
+            let text = e.to_string().replace('\n', " ");
+            InputError::new(format!("no usable AWS credentials: {text}"))
+        })?;
+        let account_id = creds.account_id().map(|a| a.as_str().to_string());
+        let who = account_id
+            .clone()
+            .or_else(|| options.profile.clone())
+            .unwrap_or_else(|| "default".to_string());
+        let sdk = sdk.to_builder().region(Region::new(region.clone())).build();
+        let api = api::Api::new(&sdk, &endpoints, options.rate_limit);
+        Ok(AwsScanner {
+            api: Arc::new(api),
+            scope: format!("{who}/{region}"),
+            region,
+            options,
+            known_tokens: None,
+            account_id,
+        })
+    }
+
+    /// Restricts the scan to the tokens the installed aws-native plugin knows (from its schema);
+    /// registry types with other tokens are reported as skipped, with the reason.
+    pub fn with_known_tokens(mut self, tokens: HashSet<String>) -> Self {
+        self.known_tokens = Some(Arc::new(tokens));
+        self
+    }
+
+    /// Throttles seen so far by this scan's governor (Cloud Control and CloudFormation together).
+    pub fn throttles(&self) -> u64 {
+        self.api.governor.throttles()
+    }
+
+    /// A handle to read the throttle count after `discover` has consumed the scanner.
+    pub fn throttle_counter(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let api = self.api.clone();
+        move || api.governor.throttles()
+    }
+}
+
+impl Scanner for AwsScanner {
+    fn provider(&self) -> ProviderSpec {
+        let mut inputs = Map::new();
+        inputs.insert("region".into(), Value::String(self.region.clone()));
+        ProviderSpec {
+            package: Cloud::Aws.package().to_string(),
+            name: format!("aws-native-{}", self.region),
+            version: self.options.provider_version.clone(),
+            inputs,
+        }
+    }
+
+    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent> {
+        let (tx, rx) = mpsc::channel(256);
+        let cfg = scan::ScanConfig {
+            region: self.region.clone(),
+            scope: self.scope.clone(),
+            global_mode: self.options.global_mode,
+            global_region: self.options.global_region.clone(),
+            list_concurrency: self.options.list_concurrency,
+            known_tokens: self.known_tokens.clone(),
+            account_id: self.account_id.clone(),
+        };
+        let api = self.api.clone();
+        let watch = tx.clone();
+        tokio::spawn(async move {
+            // A panic in the scan must not end the stream as if the scan were complete.
+            if let Err(e) = tokio::spawn(scan::run(api, cfg, tx)).await {
+                let _ = watch
+                    .send(ScanEvent::Incomplete {
+                        what: "AWS scan".into(),
+                        reason: format!("the scan task failed: {e}"),
+                    })
+                    .await;
+            }
+        });
+        ReceiverStream::new(rx).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Cli;
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Result<AwsOptions, InputError> {
+        let mut argv = vec!["pulumi-cloud-import", "--list", "--cloud", "aws"];
+        argv.extend_from_slice(args);
+        let settings = Settings::from_sources(Cli::try_parse_from(argv).unwrap(), |_| None)?;
+        AwsOptions::from_settings(&settings)
+    }
+
+    #[test]
+    fn config_keys_are_read_and_checked() {
+        let o = options(&[]).unwrap();
+        assert_eq!(o.region, None);
+        assert_eq!(o.global_region, "us-east-1");
+        assert_eq!(o.global_mode, GlobalMode::Designated);
+        assert_eq!(o.list_concurrency, DEFAULT_LIST_CONCURRENCY);
+        assert_eq!(o.rate_limit, DEFAULT_RATE_LIMIT);
+
+        let o = options(&[
+            "--region",
+            "eu-west-1",
+            "--profile",
+            "prod",
+            "-c",
+            "globalRegion=eu-west-1",
+            "-c",
+            "globalResources=all",
+            "-c",
+            "listConcurrency=3",
+            "-c",
+            "rateLimit=12.5",
+        ])
+        .unwrap();
+        assert_eq!(o.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(o.profile.as_deref(), Some("prod"));
+        assert_eq!(o.global_region, "eu-west-1");
+        assert_eq!(o.global_mode, GlobalMode::All);
+        assert_eq!(o.list_concurrency, 3);
+        assert_eq!(o.rate_limit, 12.5);
+
+        for (arg, key) in [
+            ("listConcurrency=0", "listConcurrency"),
+            ("listConcurrency=many", "listConcurrency"),
+            ("rateLimit=0", "rateLimit"),
+            ("rateLimit=NaN", "rateLimit"),
+            ("globalResources=some", "globalResources"),
+        ] {
+            let err = options(&["-c", arg]).unwrap_err().to_string();
+            assert!(err.contains(key), "{arg}: {err}");
+            assert!(!err.contains('\n'), "{arg}: {err}");
+        }
+    }
+}
