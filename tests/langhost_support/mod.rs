@@ -50,9 +50,20 @@ impl Host {
 
     /// Starts the host with `cwd` as its working directory (the CLI uses the project directory).
     pub async fn start_in(cwd: &Path, env: &[(&str, &str)]) -> Host {
+        Self::start_with_engine(cwd, env, None).await
+    }
+
+    /// As [`Host::start_in`], with a real engine service at `engine_address` (for example the fake
+    /// engine of `tests/support`) instead of the bare listener.
+    pub async fn start_with_engine(
+        cwd: &Path,
+        env: &[(&str, &str)],
+        engine_address: Option<String>,
+    ) -> Host {
         let engine = FakeEngine::start();
+        let engine_address = engine_address.unwrap_or_else(|| engine.address());
         let mut child = Command::new(env!("CARGO_BIN_EXE_pulumi-language-rust"))
-            .args(["--logtostderr", "-v=9", &engine.address()])
+            .args(["--logtostderr", "-v=9", &engine_address])
             .current_dir(cwd)
             .envs(env.iter().copied())
             .process_group(0)
