@@ -8,6 +8,7 @@ use std::str::FromStr;
 use crate::discover::Scanner;
 use crate::settings::{InputError, Settings};
 
+pub mod azure;
 pub mod kubernetes;
 
 /// A supported cloud.
@@ -105,6 +106,7 @@ pub async fn scanner(settings: &Settings) -> Result<Box<dyn Scanner>, InputError
         Cloud::Kubernetes => Ok(Box::new(
             kubernetes::KubernetesScanner::new(settings).await?,
         )),
+        Cloud::Azure => Ok(Box::new(azure::AzureScanner::new(settings).await?)),
         other => Err(InputError::new(format!(
             "the {} scanner is not available in this build yet",
             other.name()
