@@ -208,7 +208,6 @@ pub fn credential(
             client_id: Some(client_id),
             tenant_id: Some(tenant),
             token_file_path: Some(PathBuf::from(path)),
-            ..Default::default()
         }))
         .map_err(|e| build_error("federated token file credential", e))?;
         return Ok(Credential {
@@ -221,7 +220,6 @@ pub fn credential(
         let c = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
             user_assigned_id: first(env, &client_id_vars).map(UserAssignedId::ClientId),
             client_options: options,
-            ..Default::default()
         }))
         .map_err(|e| build_error("managed identity credential", e))?;
         return Ok(Credential {

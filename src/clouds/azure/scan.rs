@@ -306,7 +306,7 @@ impl Run {
             return true;
         };
         let parent = match group_name(id) {
-            Some(name) => match self.ensure_group(&name.to_string()).await {
+            Some(name) => match self.ensure_group(name).await {
                 Some(key) => Some(key),
                 None => return false,
             },
