@@ -481,6 +481,13 @@ async fn bad_credentials_and_subscriptions_are_input_errors() {
     scanner(&s, &env)
         .await
         .expect("AZURE_SUBSCRIPTION_ID works too");
+    // Pulumi ESC's azure-login writes `/subscriptions/<id>`.
+    env.insert(
+        "ARM_SUBSCRIPTION_ID".into(),
+        format!("/subscriptions/{SUB}"),
+    );
+    let sc = scanner(&s, &env).await.expect("ESC form");
+    assert_eq!(sc.provider().inputs["subscriptionId"], SUB);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

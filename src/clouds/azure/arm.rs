@@ -206,16 +206,11 @@ impl Arm {
             })?;
         let status = u16::from(response.status());
         let headers = response.headers();
-        if let Some(remaining) = headers
+        if let Some(pause) = headers
             .get_optional_str(&REMAINING_READS)
-            .and_then(|v| v.trim().parse::<f64>().ok())
+            .and_then(pacing_pause)
         {
-            if remaining < LOW_REMAINING {
-                // Let the bucket refill to the threshold before the next request.
-                let wait = (LOW_REMAINING - remaining).max(1.0) / ARM_READ_RATE;
-                self.governor
-                    .on_throttle(Some(Duration::from_secs_f64(wait)));
-            }
+            self.governor.on_throttle(Some(pause));
         }
         let retry_after = headers
             .get_optional_str(&RETRY_AFTER)
@@ -280,6 +275,18 @@ fn error_body(body: &[u8]) -> (String, String) {
     (field("code"), field("message"))
 }
 
+/// How long to hold requests back given ARM's `x-ms-ratelimit-remaining-subscription-reads`:
+/// nothing while the bucket is comfortably full, else long enough for it to refill to
+/// [`LOW_REMAINING`] at ARM's documented rate, so we slow down before ARM has to answer 429.
+fn pacing_pause(remaining: &str) -> Option<Duration> {
+    let remaining = remaining.trim().parse::<f64>().ok()?;
+    if remaining >= LOW_REMAINING {
+        return None;
+    }
+    let wait = (LOW_REMAINING - remaining.max(0.0)).max(1.0) / ARM_READ_RATE;
+    Some(Duration::from_secs_f64(wait))
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
@@ -326,6 +333,15 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn low_remaining_reads_pause_until_the_bucket_refills() {
+        assert_eq!(pacing_pause("249"), None);
+        assert_eq!(pacing_pause("25"), None);
+        assert_eq!(pacing_pause("0"), Some(Duration::from_secs(1)));
+        assert_eq!(pacing_pause("20"), Some(Duration::from_millis(200)));
+        assert_eq!(pacing_pause("n/a"), None);
     }
 
     #[test]

@@ -121,6 +121,12 @@ impl AzureScanner {
             })?
             .trim()
             .to_string();
+        // Pulumi ESC's azure-login examples write the subscription as `/subscriptions/<id>`.
+        let subscription = subscription
+            .get(..15)
+            .filter(|head| head.eq_ignore_ascii_case("/subscriptions/"))
+            .map(|_| subscription[15..].trim_end_matches('/').to_string())
+            .unwrap_or(subscription);
         if subscription.is_empty()
             || !subscription
                 .chars()

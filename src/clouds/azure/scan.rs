@@ -354,6 +354,8 @@ impl Children {
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return;
         };
+        // Reap finished listings so the set stays as small as the number in flight.
+        while self.tasks.try_join_next().is_some() {}
         self.tasks.spawn(async move {
             list_children(&ctx, &arm, &parent_id, list, group).await;
             drop(permit);
