@@ -410,6 +410,34 @@ async fn a_page_failing_after_retries_makes_the_scan_incomplete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_lists_that_fail_are_incomplete_and_forbidden_ones_skipped() {
+    let (mut arm, ids) = estate();
+    arm.fail_paths = vec![format!("{}/subnets", ids["vnet"]).to_ascii_lowercase()];
+    arm.forbid_paths = vec![format!("{}/securityrules", ids["nsg"]).to_ascii_lowercase()];
+    let fakes = start_estate(arm).await;
+    let s = settings(&fakes, "westus2", &[]);
+    let events = collect(scanner(&s, &secret_env(&fakes)).await.expect("scanner")).await;
+    let incomplete: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            ScanEvent::Incomplete { what, .. } => Some(what),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(incomplete.len(), 1, "{incomplete:?}");
+    assert!(incomplete[0].contains("subnets") && incomplete[0].contains(&ids["vnet"]));
+    assert!(events.iter().any(|e| matches!(e,
+        ScanEvent::TypeSkipped { cloud_type, reason }
+            if cloud_type.ends_with("securityRules") && reason.contains("403"))));
+    let found = found(&events);
+    assert!(found.iter().any(|d| d.id == ids["vnet"]));
+    assert!(found.iter().any(|d| d.id == ids["container"]));
+    assert!(!found
+        .iter()
+        .any(|d| d.id == ids["subnet-a"] || d.id == ids["rule"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_token_and_federated_token_file_use_the_assertion_grant() {
     let assertion = "eyJhbGciOiJSUzI1NiJ9.fake-federated-token.sig";
     let mut entra = Entra::new(TENANT, CLIENT);
@@ -545,6 +573,18 @@ fn schema_templates_map_ids_most_specific_first() {
         .filter(|r| r["description"].as_str().unwrap().contains("## Import"))
         .count();
     assert_eq!(map.len(), with_import);
+    let from_bytes = TypeMap::from_schema_json(
+        &std::fs::read(format!(
+            "{}/tests/fake_azure/schema.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(from_bytes.len(), with_import);
+    let app =
+        "/subscriptions/5/resourceGroups/r/providers/Microsoft.Web/sites/a/config/appsettings";
+    assert_eq!(from_bytes.token_for(app, None), map.token_for(app, None));
 
     let rg = "/subscriptions/5/resourceGroups/Rg";
     let t = |id: &str, kind: Option<&str>| map.token_for(id, kind).map(str::to_string);

@@ -12,7 +12,7 @@
 //! - throttling: a 250-read bucket refilled at 25/s reported in
 //!   `x-ms-ratelimit-remaining-subscription-reads`, and injected `429 TooManyRequests` with
 //!   `Retry-After` (seconds);
-//! - injected persistent `500 InternalServerError` on chosen paths.
+//! - injected persistent `500 InternalServerError` and `403 AuthorizationFailed` on chosen paths.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,6 +39,8 @@ pub struct FakeArm {
     pub retry_after_secs: u32,
     /// Lowercased path prefixes answered 500 every time.
     pub fail_paths: Vec<String>,
+    /// Lowercased path prefixes answered 403 `AuthorizationFailed` (a role without that read).
+    pub forbid_paths: Vec<String>,
     /// Every request (path and query) that got past authentication.
     pub requests: Mutex<Vec<String>>,
     pub throttled: AtomicU32,
@@ -59,6 +61,7 @@ impl FakeArm {
             throttle_next: AtomicU32::new(0),
             retry_after_secs: 1,
             fail_paths: Vec::new(),
+            forbid_paths: Vec::new(),
             requests: Mutex::new(Vec::new()),
             throttled: AtomicU32::new(0),
             unauthorized: AtomicU32::new(0),
@@ -298,6 +301,16 @@ async fn handle(State(arm): State<Arc<FakeArm>>, uri: Uri, headers: HeaderMap) -
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
             "Encountered internal server error.",
+        )
+    } else if arm
+        .forbid_paths
+        .iter()
+        .any(|p| path.to_ascii_lowercase().starts_with(p))
+    {
+        arm_error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            "The client does not have authorization to perform action over scope.",
         )
     } else {
         arm.route(&path, &query)

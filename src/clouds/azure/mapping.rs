@@ -92,6 +92,27 @@ impl TypeMap {
         TypeMap::from_import_ids(pairs)
     }
 
+    /// Builds the table from the bytes of a schema file, reading only resource descriptions (the
+    /// whole azure-native schema is tens of megabytes; nothing else of it is kept).
+    pub fn from_schema_json(bytes: &[u8]) -> Result<TypeMap, serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct Schema {
+            #[serde(default)]
+            resources: HashMap<String, Resource>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Resource {
+            #[serde(default)]
+            description: Option<String>,
+        }
+        let schema: Schema = serde_json::from_slice(bytes)?;
+        let pairs = schema.resources.into_iter().filter_map(|(token, r)| {
+            let id = import_sample_id(r.description.as_deref()?)?.to_string();
+            Some((token, id))
+        });
+        Ok(TypeMap::from_import_ids(pairs))
+    }
+
     /// Number of templates in the table.
     pub fn len(&self) -> usize {
         self.len

@@ -198,9 +198,9 @@ impl AzureScanner {
 fn load_schema(path: &str, describe: &str) -> Result<TypeMap, InputError> {
     let text = std::fs::read(path)
         .map_err(|e| InputError::new(format!("{describe}: cannot read {path:?}: {e}")))?;
-    let schema: Value = serde_json::from_slice(&text)
-        .map_err(|e| InputError::new(format!("{describe}: {path:?} is not JSON: {e}")))?;
-    let map = TypeMap::from_schema(&schema);
+    let map = TypeMap::from_schema_json(&text).map_err(|e| {
+        InputError::new(format!("{describe}: {path:?} is not a package schema: {e}"))
+    })?;
     if map.is_empty() {
         return Err(InputError::new(format!(
             "{describe}: {path:?} has no azure-native resources with import ids"
