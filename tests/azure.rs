@@ -438,7 +438,7 @@ async fn child_lists_that_fail_are_incomplete_and_forbidden_ones_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oidc_token_and_federated_token_file_use_the_assertion_grant() {
+async fn oidc_token_token_file_and_github_actions_use_the_assertion_grant() {
     let assertion = "eyJhbGciOiJSUzI1NiJ9.fake-federated-token.sig";
     let mut entra = Entra::new(TENANT, CLIENT);
     entra.assertion = Some(assertion.into());
@@ -466,6 +466,33 @@ async fn oidc_token_and_federated_token_file_use_the_assertion_grant() {
     );
     scanner(&s, &env).await.expect("token file scanner");
     assert_eq!(fakes.entra.grants("assertion"), 2);
+
+    // GitHub Actions: the assertion is fetched from the job's token request endpoint.
+    let gh = Arc::new(fake_azure::github::GithubOidc {
+        request_token: "gh-request-token".into(),
+        jwt: assertion.into(),
+        served: Default::default(),
+    });
+    let gh_url = serve_https(fake_azure::github::router(gh.clone())).await;
+    env.remove("AZURE_FEDERATED_TOKEN_FILE");
+    env.insert("ARM_USE_OIDC".into(), "true".into());
+    env.insert(
+        "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+        format!("{gh_url}{}?api-version=2.0", fake_azure::github::PATH),
+    );
+    env.insert(
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+        "gh-request-token".into(),
+    );
+    scanner(&s, &env).await.expect("GitHub OIDC scanner");
+    assert_eq!(gh.served.load(Ordering::SeqCst), 1);
+    assert_eq!(fakes.entra.grants("assertion"), 3);
+    env.insert("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), "stale".into());
+    let err = scanner(&s, &env)
+        .await
+        .err()
+        .expect("rejected request token");
+    assert!(err.contains("GitHub") && err.contains("401"), "{err}");
     assert_eq!(fakes.entra.grants("secret"), 0);
 }
 

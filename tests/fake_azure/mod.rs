@@ -3,4 +3,5 @@
 
 pub mod arm;
 pub mod entra;
+pub mod github;
 pub mod tls;

@@ -2,7 +2,9 @@
 //! variables the azure-native provider and Pulumi ESC's `azure-login` use, in this order:
 //! 1. client secret: `ARM_CLIENT_SECRET` (or `AZURE_CLIENT_SECRET`) with the client and tenant ids;
 //! 2. OIDC / workload identity: `ARM_USE_OIDC` with `ARM_OIDC_TOKEN`, or a federated token file
-//!    (`ARM_OIDC_TOKEN_FILE_PATH` or `AZURE_FEDERATED_TOKEN_FILE`), with the client and tenant ids;
+//!    (`ARM_OIDC_TOKEN_FILE_PATH` or `AZURE_FEDERATED_TOKEN_FILE`), or GitHub Actions' token request
+//!    endpoint (`ARM_OIDC_REQUEST_URL` + `ARM_OIDC_REQUEST_TOKEN`, or the `ACTIONS_ID_TOKEN_REQUEST_*`
+//!    variables GitHub sets), with the client and tenant ids;
 //! 3. managed identity: `ARM_USE_MSI=true`, or the App Service variables `IDENTITY_ENDPOINT` /
 //!    `MSI_ENDPOINT`; `ARM_CLIENT_ID` selects a user-assigned identity;
 //! 4. the Azure CLI login, when `az` is on `PATH` (and `ARM_USE_CLI` is not `false`).
@@ -15,7 +17,8 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientMethodOptions, ClientOptions};
+use azure_core::http::headers::{HeaderName, AUTHORIZATION};
+use azure_core::http::{ClientMethodOptions, ClientOptions, HttpClient, Method, Request, Url};
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
@@ -126,6 +129,62 @@ impl ClientAssertion for StaticAssertion {
     }
 }
 
+/// A federated token fetched from GitHub Actions' OIDC endpoint for each new Entra token:
+/// `GET <request url>&audience=api://AzureADTokenExchange` with the request token as bearer,
+/// answered with `{"value": "<jwt>"}`.
+struct GithubAssertion {
+    url: Url,
+    request_token: Secret,
+    http: Arc<dyn HttpClient>,
+}
+
+impl std::fmt::Debug for GithubAssertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GithubAssertion(..)")
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for GithubAssertion {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        use azure_core::error::{Error, ErrorKind};
+        let mut url = self.url.clone();
+        url.query_pairs_mut()
+            .append_pair("audience", "api://AzureADTokenExchange");
+        let mut request = Request::new(url, Method::Get);
+        request.insert_header(
+            AUTHORIZATION,
+            format!("Bearer {}", self.request_token.secret()),
+        );
+        request.insert_header(HeaderName::from_static("accept"), "application/json");
+        let response = self.http.execute_request(&request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?;
+        if !status.is_success() {
+            return Err(Error::with_message(
+                ErrorKind::Credential,
+                format!(
+                    "the GitHub OIDC token request answered HTTP {}",
+                    u16::from(status)
+                ),
+            ));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        v.get("value")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::with_message(
+                    ErrorKind::Credential,
+                    "the GitHub OIDC token answer has no value",
+                )
+            })
+    }
+}
+
 fn on_path(env: &dyn Fn(&str) -> Option<String>, program: &str) -> bool {
     env("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|dir: PathBuf| is_executable(&dir.join(program)))
@@ -148,6 +207,7 @@ pub fn credential(
     env: &dyn Fn(&str) -> Option<String>,
     cloud: &AzureCloud,
     client_options: &ClientOptions,
+    http: Arc<dyn HttpClient>,
 ) -> Result<Credential, InputError> {
     let mut options = client_options.clone();
     options.cloud = Some(cloud.cloud_configuration());
@@ -198,9 +258,39 @@ pub fn credential(
                 source: "OIDC token",
             });
         }
+        let request_url = first(
+            env,
+            &["ARM_OIDC_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_URL"],
+        );
+        let request_token = first(
+            env,
+            &["ARM_OIDC_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
+        );
+        if let (None, Some(url), Some(request_token)) = (&token_file, request_url, request_token) {
+            let url = Url::parse(&url)
+                .ok()
+                .filter(|u| u.scheme() == "https")
+                .ok_or_else(|| InputError::new("ARM_OIDC_REQUEST_URL must be an https:// URL"))?;
+            let assertion = GithubAssertion {
+                url,
+                request_token: Secret::new(request_token),
+                http,
+            };
+            let c = ClientAssertionCredential::new(
+                tenant,
+                client_id,
+                assertion,
+                Some(assertion_options),
+            )
+            .map_err(|e| build_error("GitHub OIDC credential", e))?;
+            return Ok(Credential {
+                credential: c,
+                source: "GitHub Actions OIDC",
+            });
+        }
         let Some(path) = token_file else {
             return Err(InputError::new(
-                "ARM_USE_OIDC is set but neither ARM_OIDC_TOKEN nor a token file (ARM_OIDC_TOKEN_FILE_PATH or AZURE_FEDERATED_TOKEN_FILE) is",
+                "ARM_USE_OIDC is set but neither ARM_OIDC_TOKEN, a token file (ARM_OIDC_TOKEN_FILE_PATH or AZURE_FEDERATED_TOKEN_FILE) nor ARM_OIDC_REQUEST_URL with ARM_OIDC_REQUEST_TOKEN is",
             ));
         };
         let c = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
@@ -262,7 +352,8 @@ mod tests {
     fn pick(pairs: &[(&str, &str)]) -> Result<&'static str, String> {
         let env = lookup(pairs);
         let cloud = AzureCloud::from_lookup(&env).map_err(|e| e.to_string())?;
-        credential(&env, &cloud, &ClientOptions::default())
+        let http = azure_core::http::new_http_client(None);
+        credential(&env, &cloud, &ClientOptions::default(), http)
             .map(|c| c.source)
             .map_err(|e| e.to_string())
     }

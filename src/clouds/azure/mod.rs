@@ -166,11 +166,12 @@ impl AzureScanner {
                 ))
             })?;
         // One HTTP client (one connection pool) for the credential and Resource Manager.
+        let http = new_http_client(None);
         let client_options = ClientOptions {
-            transport: Some(Transport::new(new_http_client(None))),
+            transport: Some(Transport::new(http.clone())),
             ..Default::default()
         };
-        let credential = credentials::credential(env, &cloud, &client_options)?;
+        let credential = credentials::credential(env, &cloud, &client_options, http)?;
         let arm = Arm::new(
             credential.credential,
             &cloud.scope,
