@@ -23,9 +23,45 @@ const RENAMES: &[(&str, &str)] = &[
         "applicationinsights:Workbook",
     ),
     (
+        "microsoft.insights/workbooktemplates",
+        "applicationinsights:WorkbookTemplate",
+    ),
+    // ARM often lists Insights ids in lower case, which the PascalCase guess cannot undo.
+    (
         "microsoft.insights/autoscalesettings",
         "monitor:AutoscaleSetting",
     ),
+    ("microsoft.insights/actiongroups", "monitor:ActionGroup"),
+    (
+        "microsoft.insights/activitylogalerts",
+        "monitor:ActivityLogAlert",
+    ),
+    ("microsoft.insights/metricalerts", "monitor:MetricAlert"),
+    (
+        "microsoft.insights/scheduledqueryrules",
+        "monitor:ScheduledQueryRule",
+    ),
+    (
+        "microsoft.insights/datacollectionrules",
+        "monitor:DataCollectionRule",
+    ),
+    (
+        "microsoft.insights/datacollectionendpoints",
+        "monitor:DataCollectionEndpoint",
+    ),
+    (
+        "microsoft.insights/privatelinkscopes",
+        "monitor:PrivateLinkScope",
+    ),
+    (
+        "microsoft.alertsmanagement/smartdetectoralertrules",
+        "alertsmanagement:SmartDetectorAlertRule",
+    ),
+    (
+        "microsoft.network/connections",
+        "network:VirtualNetworkGatewayConnection",
+    ),
+    ("microsoft.search/searchservices", "search:Service"),
     ("microsoft.network/dnszones", "dns:Zone"),
     (
         "microsoft.network/privatednszones",
@@ -262,6 +298,13 @@ mod tests {
         assert_eq!(
             fallback_token(rg).as_deref(),
             Some("azure-native:resources:ResourceGroup")
+        );
+        assert_eq!(
+            fallback_token(&format!(
+                "{rg}/providers/microsoft.insights/metricalerts/cpu"
+            ))
+            .as_deref(),
+            Some("azure-native:monitor:MetricAlert")
         );
         assert_eq!(fallback_token("/subscriptions/1"), None);
         assert_eq!(singular("policies"), "policy");
