@@ -4,7 +4,7 @@
 
 mod fake_azure;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -15,42 +15,11 @@ use serde_json::Value;
 use cloud_import::clouds::azure::{fallback_token, AzureScanner, TypeMap};
 use cloud_import::discover::{ScanEvent, Scanner};
 use cloud_import::settings::{Cli, Settings};
-use fake_azure::arm::FakeArm;
 use fake_azure::entra::Entra;
-use fake_azure::tls::{serve_https, trust_test_ca};
+use fake_azure::tls::serve_https;
+use fake_azure::{estate, secret_env, start, start_estate, Fakes, CLIENT, SUB, TENANT};
 
-const SUB: &str = "00000000-1111-2222-3333-444444444444";
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
-const SECRET: &str = "fake-client-secret";
 const RG_TOKEN: &str = "azure-native:resources:ResourceGroup";
-
-struct Fakes {
-    arm: Arc<FakeArm>,
-    entra: Arc<Entra>,
-    arm_url: String,
-    entra_url: String,
-}
-
-async fn start(arm: FakeArm, entra: Arc<Entra>) -> Fakes {
-    trust_test_ca();
-    let arm = Arc::new(arm);
-    let entra_url = serve_https(fake_azure::entra::router(entra.clone())).await;
-    let arm_url = serve_https(fake_azure::arm::router(arm.clone())).await;
-    *arm.base.lock().unwrap() = arm_url.clone();
-    Fakes {
-        arm,
-        entra,
-        arm_url,
-        entra_url,
-    }
-}
-
-fn entra_with_secret() -> Arc<Entra> {
-    let mut e = Entra::new(TENANT, CLIENT);
-    e.secret = Some(SECRET.into());
-    Arc::new(e)
-}
 
 fn settings(fakes: &Fakes, location: &str, extra: &[&str]) -> Settings {
     let arm_endpoint = format!("armEndpoint={}", fakes.arm_url);
@@ -69,19 +38,6 @@ fn settings(fakes: &Fakes, location: &str, extra: &[&str]) -> Settings {
     Settings::from_sources(cli, |_| None).expect("settings")
 }
 
-fn secret_env(fakes: &Fakes) -> HashMap<String, String> {
-    [
-        ("ARM_SUBSCRIPTION_ID", SUB),
-        ("ARM_CLIENT_ID", CLIENT),
-        ("ARM_CLIENT_SECRET", SECRET),
-        ("ARM_TENANT_ID", TENANT),
-        ("AZURE_AUTHORITY_HOST", fakes.entra_url.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
 async fn scanner(
     settings: &Settings,
     env: &HashMap<String, String>,
@@ -93,116 +49,6 @@ async fn scanner(
 
 async fn collect(scanner: AzureScanner) -> Vec<ScanEvent> {
     Box::new(scanner).discover().collect().await
-}
-
-/// A small estate: groups in and out of the location, tracked resources, global ones, children.
-fn estate() -> (FakeArm, BTreeMap<&'static str, String>) {
-    let mut arm = FakeArm::new(SUB, entra_with_secret());
-    let mut ids = BTreeMap::new();
-    arm.group("rg-west", "westus2");
-    arm.group("rg-east", "eastus");
-    arm.group("rg-empty-west", "westus2");
-    arm.group("rg-empty-east", "eastus");
-    let vnet = arm.resource(
-        "rg-west",
-        "Microsoft.Network/virtualNetworks",
-        "vnet1",
-        "westus2",
-        None,
-    );
-    ids.insert(
-        "subnet-a",
-        arm.child(
-            &vnet,
-            "/subnets",
-            "Microsoft.Network/virtualNetworks/subnets",
-            "a",
-        ),
-    );
-    ids.insert(
-        "subnet-b",
-        arm.child(
-            &vnet,
-            "/subnets",
-            "Microsoft.Network/virtualNetworks/subnets",
-            "b",
-        ),
-    );
-    ids.insert(
-        "subnet-c",
-        arm.child(
-            &vnet,
-            "/subnets",
-            "Microsoft.Network/virtualNetworks/subnets",
-            "c",
-        ),
-    );
-    ids.insert("vnet", vnet);
-    let nsg = arm.resource(
-        "rg-west",
-        "Microsoft.Network/networkSecurityGroups",
-        "nsg1",
-        "westus2",
-        None,
-    );
-    ids.insert(
-        "rule",
-        arm.child(
-            &nsg,
-            "/securityRules",
-            "Microsoft.Network/networkSecurityGroups/securityRules",
-            "allow-ssh",
-        ),
-    );
-    ids.insert("nsg", nsg);
-    let sa = arm.resource(
-        "rg-west",
-        "Microsoft.Storage/storageAccounts",
-        "sa1",
-        "westus2",
-        Some("StorageV2"),
-    );
-    ids.insert(
-        "container",
-        arm.child(
-            &sa,
-            "/blobServices/default/containers",
-            "Microsoft.Storage/storageAccounts/blobServices/containers",
-            "logs",
-        ),
-    );
-    ids.insert("sa", sa);
-    ids.insert(
-        "app",
-        arm.resource(
-            "rg-east",
-            "Microsoft.Web/sites",
-            "app1",
-            "westus2",
-            Some("app,linux"),
-        ),
-    );
-    ids.insert(
-        "zone",
-        arm.resource(
-            "rg-east",
-            "Microsoft.Network/dnsZones",
-            "example.com",
-            "global",
-            None,
-        ),
-    );
-    ids.insert(
-        "vm-east",
-        arm.resource(
-            "rg-east",
-            "Microsoft.Compute/virtualMachines",
-            "vm9",
-            "eastus",
-            None,
-        ),
-    );
-    (arm, ids)
 }
 
 fn found(events: &[ScanEvent]) -> Vec<&cloud_import::discover::Discovered> {
@@ -318,14 +164,6 @@ async fn scans_a_location_with_groups_first_children_and_paging() {
     );
     assert!(log.iter().any(|r| r.contains("global")), "{log:?}");
     assert_eq!(fakes.entra.grants("secret"), 1, "one token, cached");
-}
-
-/// Starts fakes for `arm`, whose Entra accepts the client secret.
-async fn start_estate(arm: FakeArm) -> Fakes {
-    let entra = entra_with_secret();
-    let mut arm = arm;
-    arm.entra = entra.clone();
-    start(arm, entra).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

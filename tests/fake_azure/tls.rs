@@ -72,6 +72,11 @@ pub fn trust_test_ca() {
     test_ca();
 }
 
+/// The PEM file of the test CA, for `SSL_CERT_FILE` in a child process.
+pub fn ca_file() -> std::path::PathBuf {
+    test_ca()._ca_file.path().to_path_buf()
+}
+
 /// Serves `app` over HTTPS on 127.0.0.1 (port 0); returns `https://127.0.0.1:<port>`.
 pub async fn serve_https(app: Router) -> String {
     let acceptor = TlsAcceptor::from(test_ca().server.clone());
