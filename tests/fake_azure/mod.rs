@@ -22,7 +22,7 @@ pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 pub const SECRET: &str = "fake-client-secret";
 
-/// Running fakes. For a child process, pass `env()` plus `SSL_CERT_FILE` = [`tls::ca_file`] and
+/// Running fakes. For a child process, pass `secret_env(..)` plus `SSL_CERT_FILE` = [`tls::ca_file`] and
 /// `-c armEndpoint=<arm_url>`.
 pub struct Fakes {
     pub arm: Arc<FakeArm>,

@@ -29,6 +29,11 @@ const REMAINING_READS: HeaderName =
 /// ARM's documented per-principal read bucket and refill rate.
 pub const ARM_READ_BURST: f64 = 250.0;
 pub const ARM_READ_RATE: f64 = 25.0;
+/// Our ceiling: below ARM's refill rate, so a long scan does not drain the bucket and other tools
+/// using the same principal keep some headroom.
+const MAX_RATE: f64 = 22.0;
+/// Where the governor starts.
+const START_RATE: f64 = 20.0;
 /// Below this many remaining reads the governor pauses until the bucket has refilled a little.
 const LOW_REMAINING: f64 = 25.0;
 
@@ -145,7 +150,7 @@ impl Arm {
         Arm {
             pipeline,
             endpoint,
-            governor: Arc::new(RateGovernor::new(20.0, ARM_READ_RATE, ARM_READ_BURST)),
+            governor: Arc::new(RateGovernor::new(START_RATE, MAX_RATE, ARM_READ_BURST)),
             policy,
         }
     }
