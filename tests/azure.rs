@@ -146,6 +146,12 @@ async fn scans_a_location_with_groups_first_children_and_paging() {
             .unwrap()
     };
     assert_eq!(token_of("subnet-a"), "azure-native:network:Subnet");
+    let subnet = found.iter().find(|d| d.id == ids["subnet-a"]).unwrap();
+    assert_eq!(
+        subnet.scope,
+        format!("{SUB}/westus2"),
+        "a child's location is its parent's"
+    );
     assert_eq!(token_of("rule"), "azure-native:network:SecurityRule");
     assert_eq!(token_of("container"), "azure-native:storage:BlobContainer");
     assert_eq!(token_of("app"), "azure-native:web:WebApp");

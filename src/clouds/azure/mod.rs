@@ -276,3 +276,28 @@ impl Scanner for AzureScanner {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(values: &[&str]) -> Result<Locations, String> {
+        Locations::parse(values.iter().map(|s| s.to_string()).collect(), "location")
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            parse(&["West US 2", "eastus", "westus2"]),
+            Ok(Locations::Some(vec!["westus2".into(), "eastus".into()]))
+        );
+        assert_eq!(parse(&["westus2", "ALL"]), Ok(Locations::All));
+        assert!(parse(&[]).unwrap_err().contains("ARM_LOCATION"));
+        assert!(parse(&["west-us"]).unwrap_err().contains("\"west-us\""));
+        assert_eq!(
+            Locations::Some(vec!["westus2".into(), "eastus".into()]).label(),
+            "westus2-eastus"
+        );
+    }
+}

@@ -74,8 +74,14 @@ impl Ctx {
         }
     }
 
-    /// The event for one listed resource (a Found, or a Skipped when no token fits).
-    fn event(&self, item: &Value, parent: Option<ResourceKey>) -> Option<ScanEvent> {
+    /// The event for one listed resource (a Found, or a Skipped when no token fits). Child
+    /// resources carry no location: theirs is their parent's, `inherited_location`.
+    fn event(
+        &self,
+        item: &Value,
+        parent: Option<ResourceKey>,
+        inherited_location: &str,
+    ) -> Option<ScanEvent> {
         let id = item.get("id")?.as_str()?.to_string();
         let arm_type = item
             .get("type")
@@ -83,7 +89,10 @@ impl Ctx {
             .unwrap_or("")
             .to_string();
         let kind = item.get("kind").and_then(Value::as_str);
-        let location = item.get("location").and_then(Value::as_str).unwrap_or("");
+        let location = item
+            .get("location")
+            .and_then(Value::as_str)
+            .unwrap_or(inherited_location);
         let token = match &self.types {
             Some(map) => map.token_for(&id, kind).map(str::to_string),
             None => fallback_token(&id),
@@ -312,7 +321,12 @@ impl Run {
             },
             None => None,
         };
-        let Some(event) = self.ctx.event(&item, parent.clone()) else {
+        let location = item
+            .get("location")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let Some(event) = self.ctx.event(&item, parent.clone(), "") else {
             return true;
         };
         let arm_type = item.get("type").and_then(Value::as_str).unwrap_or("");
@@ -327,6 +341,7 @@ impl Run {
                     self.ctx.clone(),
                     self.arm.clone(),
                     id.clone(),
+                    location.clone(),
                     list,
                     parent.clone(),
                 )
@@ -348,6 +363,7 @@ impl Children {
         ctx: Ctx,
         arm: Arm,
         parent_id: String,
+        location: String,
         list: &'static ChildList,
         group: Option<ResourceKey>,
     ) {
@@ -357,7 +373,7 @@ impl Children {
         // Reap finished listings so the set stays as small as the number in flight.
         while self.tasks.try_join_next().is_some() {}
         self.tasks.spawn(async move {
-            list_children(&ctx, &arm, &parent_id, list, group).await;
+            list_children(&ctx, &arm, &parent_id, &location, list, group).await;
             drop(permit);
         });
     }
@@ -367,6 +383,7 @@ async fn list_children(
     ctx: &Ctx,
     arm: &Arm,
     parent_id: &str,
+    location: &str,
     list: &ChildList,
     group: Option<ResourceKey>,
 ) {
@@ -377,7 +394,7 @@ async fn list_children(
         match page {
             Ok(p) => {
                 for item in p.items {
-                    if let Some(ev) = ctx.event(&item, group.clone()) {
+                    if let Some(ev) = ctx.event(&item, group.clone(), location) {
                         if !ctx.send(ev).await {
                             return;
                         }
