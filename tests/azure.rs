@@ -156,6 +156,7 @@ async fn scans_a_location_with_groups_first_children_and_paging() {
     assert_eq!(token_of("container"), "azure-native:storage:BlobContainer");
     assert_eq!(token_of("app"), "azure-native:web:WebApp");
     assert_eq!(token_of("zone"), "azure-native:dns:Zone");
+    assert_eq!(token_of("record"), "azure-native:dns:RecordSet");
     assert!(events
         .iter()
         .any(|e| matches!(e, ScanEvent::Progress(p) if p.contains("azureSchema"))));

@@ -119,6 +119,24 @@ impl FakeArm {
         id
     }
 
+    /// Adds a child listed at `{parent}{collection}` whose id is not `{collection}/{name}` (DNS
+    /// record sets: `.../dnsZones/z/A/www`, listed at `.../dnsZones/z/recordsets`).
+    pub fn child_with_id(
+        &mut self,
+        parent: &str,
+        collection: &str,
+        child_type: &str,
+        relative_id: &str,
+    ) -> String {
+        let id = format!("{parent}/{relative_id}");
+        let name = relative_id.rsplit('/').next().unwrap_or(relative_id);
+        self.children
+            .entry(format!("{parent}{collection}").to_ascii_lowercase())
+            .or_default()
+            .push(json!({"id": id, "name": name, "type": child_type}));
+        id
+    }
+
     pub fn request_log(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }

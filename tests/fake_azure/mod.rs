@@ -170,6 +170,13 @@ pub fn estate() -> (FakeArm, BTreeMap<&'static str, String>) {
             None,
         ),
     );
+    let record = arm.child_with_id(
+        &ids["zone"],
+        "/recordsets",
+        "Microsoft.Network/dnszones/CNAME",
+        "CNAME/www",
+    );
+    ids.insert("record", record);
     ids.insert(
         "vm-east",
         arm.resource(

@@ -53,6 +53,18 @@ pub const CHILD_LISTS: &[ChildList] = &[
         "2024-05-01",
     ),
     c(
+        "Microsoft.Network/dnsZones",
+        "/recordsets",
+        "Microsoft.Network/dnsZones/recordsets",
+        "2018-05-01",
+    ),
+    c(
+        "Microsoft.Network/privateDnsZones",
+        "/ALL",
+        "Microsoft.Network/privateDnsZones/recordsets",
+        "2020-06-01",
+    ),
+    c(
         "Microsoft.Network/routeTables",
         "/routes",
         "Microsoft.Network/routeTables/routes",

@@ -64,6 +64,10 @@ const RENAMES: &[(&str, &str)] = &[
     ("microsoft.search/searchservices", "search:Service"),
     ("microsoft.network/dnszones", "dns:Zone"),
     (
+        "microsoft.network/dnszones/dnssecconfigs",
+        "dns:DnssecConfig",
+    ),
+    (
         "microsoft.network/privatednszones",
         "privatedns:PrivateZone",
     ),
@@ -255,6 +259,18 @@ pub fn fallback_token(id: &str) -> Option<String> {
     if let Some((_, t)) = RENAMES.iter().find(|(k, _)| *k == arm_type) {
         return Some(format!("azure-native:{t}"));
     }
+    // DNS record sets: the record type (`A`, `CNAME`, `SOA`...) stands where a type segment would.
+    if types.len() == 2 {
+        match types[0].to_ascii_lowercase().as_str() {
+            "dnszones" if ns.eq_ignore_ascii_case("microsoft.network") => {
+                return Some("azure-native:dns:RecordSet".into())
+            }
+            "privatednszones" if ns.eq_ignore_ascii_case("microsoft.network") => {
+                return Some("azure-native:privatedns:PrivateRecordSet".into())
+            }
+            _ => {}
+        }
+    }
     let last = types.last()?;
     Some(format!(
         "azure-native:{}:{}",
@@ -305,6 +321,27 @@ mod tests {
             ))
             .as_deref(),
             Some("azure-native:monitor:MetricAlert")
+        );
+        assert_eq!(
+            fallback_token(&format!(
+                "{rg}/providers/Microsoft.Network/dnszones/z.com/CNAME/www"
+            ))
+            .as_deref(),
+            Some("azure-native:dns:RecordSet")
+        );
+        assert_eq!(
+            fallback_token(&format!(
+                "{rg}/providers/Microsoft.Network/privateDnsZones/z/A/db"
+            ))
+            .as_deref(),
+            Some("azure-native:privatedns:PrivateRecordSet")
+        );
+        assert_eq!(
+            fallback_token(&format!(
+                "{rg}/providers/Microsoft.Network/privateDnsZones/z/virtualNetworkLinks/l"
+            ))
+            .as_deref(),
+            Some("azure-native:privatedns:VirtualNetworkLink")
         );
         assert_eq!(fallback_token("/subscriptions/1"), None);
         assert_eq!(singular("policies"), "policy");
