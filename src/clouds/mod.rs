@@ -9,6 +9,7 @@ use crate::discover::Scanner;
 use crate::settings::{InputError, Settings};
 
 pub mod aws;
+pub mod azure;
 pub mod kubernetes;
 pub mod oci;
 
@@ -126,6 +127,28 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
                 }
             }
         }
+        Cloud::Azure => {
+            let scanner = azure::AzureScanner::new(settings).await?;
+            if scanner.has_type_map() {
+                Box::new(scanner)
+            } else {
+                match provider_schema(settings, Cloud::Azure).await? {
+                    Ok(schema) => {
+                        let pairs = schema.resources.iter().filter_map(|(token, r)| {
+                            azure::mapping::import_sample_id(&r.description)
+                                .map(|id| (token.as_str(), id))
+                        });
+                        Box::new(
+                            scanner.with_type_map(azure::mapping::TypeMap::from_import_ids(pairs)),
+                        )
+                    }
+                    Err(why) => {
+                        warnings.push(why);
+                        Box::new(scanner)
+                    }
+                }
+            }
+        }
         Cloud::Oci => {
             let scanner = oci::OciScanner::new(settings).await?;
             match provider_schema(settings, Cloud::Oci).await? {
@@ -148,12 +171,6 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
                     Box::new(scanner)
                 }
             }
-        }
-        other => {
-            return Err(InputError::new(format!(
-                "the {} scanner is not available in this build yet",
-                other.name()
-            )))
         }
     };
     Ok(Built { scanner, warnings })

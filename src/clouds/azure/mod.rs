@@ -1,0 +1,308 @@
+//! Azure scanner: every resource of one subscription in the chosen locations, listed through Azure
+//! Resource Manager, mapped to azure-native tokens by id template and parented by its resource
+//! group.
+//!
+//! Settings (flag, `-c key=value` or stack config `pulumi-cloud-import:<key>`):
+//! - `subscription` (else `ARM_SUBSCRIPTION_ID` or `AZURE_SUBSCRIPTION_ID`): required;
+//! - `location` (else `ARM_LOCATION`): one location, a comma list, or `all`; required;
+//! - `azureSchema`: a file written by `pulumi package get-schema azure-native`, for the exact
+//!   token mapping (without it a built-in mapping is used, with a warning);
+//! - `armEndpoint`: the Resource Manager URL, when it is not the one of `ARM_ENVIRONMENT`.
+//!
+//! Credentials: see `credentials`. The constructor checks the subscription with one GET, so bad
+//! credentials or a wrong subscription are input errors before any listing.
+
+mod arm;
+mod children;
+mod credentials;
+mod fallback;
+pub mod mapping;
+mod scan;
+mod template;
+
+pub use arm::{Arm, ArmError};
+pub use children::{ChildList, CHILD_LISTS};
+pub use credentials::AzureCloud;
+pub use fallback::{fallback_token, HOW_TO_GET_EXACT_MAPPING};
+pub use mapping::{import_sample_id, TypeMap};
+
+use std::sync::Arc;
+
+use azure_core::http::{new_http_client, ClientOptions, Transport, Url};
+use futures::stream::BoxStream;
+use serde_json::{Map, Value};
+
+use crate::clouds::Cloud;
+use crate::discover::{ProviderSpec, ScanEvent, Scanner};
+use crate::retry::RetryPolicy;
+use crate::settings::{InputError, Settings};
+
+/// The locations to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locations {
+    All,
+    /// Lowercased ARM location names (`westus2`); `global` is always added when listing.
+    Some(Vec<String>),
+}
+
+impl Locations {
+    fn parse(values: Vec<String>, describe: &str) -> Result<Locations, InputError> {
+        if values.is_empty() {
+            return Err(InputError::new(format!(
+                "no Azure location: set {describe} or ARM_LOCATION to a location such as westus2, a comma-separated list, or all"
+            )));
+        }
+        if values.iter().any(|v| v.eq_ignore_ascii_case("all")) {
+            return Ok(Locations::All);
+        }
+        let mut out = Vec::new();
+        for v in values {
+            // ARM location names are lowercase letters and digits (`westus2`); display names such
+            // as "West US 2" are accepted without their spaces.
+            let name: String = v
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(InputError::new(format!(
+                    "{describe} must name Azure locations such as westus2, not {v:?}"
+                )));
+            }
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        Ok(Locations::Some(out))
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Locations::All => "all".into(),
+            Locations::Some(v) => v.join("-"),
+        }
+    }
+}
+
+/// The Azure [`Scanner`].
+pub struct AzureScanner {
+    subscription: String,
+    locations: Locations,
+    arm: Arm,
+    types: Option<TypeMap>,
+    version: String,
+}
+
+impl AzureScanner {
+    /// Builds the scanner from settings and the process environment.
+    pub async fn new(settings: &Settings) -> Result<Self, InputError> {
+        Self::from_lookup(settings, &|k| std::env::var(k).ok()).await
+    }
+
+    /// Builds the scanner from settings and an environment lookup.
+    pub async fn from_lookup(
+        settings: &Settings,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, InputError> {
+        let env_first = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
+        };
+        let subscription = settings
+            .get("subscription")
+            .map(str::to_string)
+            .or_else(|| env_first(&["ARM_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"]))
+            .ok_or_else(|| {
+                InputError::new(format!(
+                    "no Azure subscription: set {} or ARM_SUBSCRIPTION_ID",
+                    settings.describe("subscription")
+                ))
+            })?
+            .trim()
+            .to_string();
+        // Pulumi ESC's azure-login examples write the subscription as `/subscriptions/<id>`.
+        let subscription = subscription
+            .get(..15)
+            .filter(|head| head.eq_ignore_ascii_case("/subscriptions/"))
+            .map(|_| subscription[15..].trim_end_matches('/').to_string())
+            .unwrap_or(subscription);
+        if subscription.is_empty()
+            || !subscription
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(InputError::new(format!(
+                "{} must be a subscription id (a GUID)",
+                settings.describe("subscription")
+            )));
+        }
+        let mut location_values = settings.get_list("location")?;
+        if location_values.is_empty() {
+            if let Some(v) = env_first(&["ARM_LOCATION"]) {
+                location_values = v.split(',').map(|s| s.trim().to_string()).collect();
+                location_values.retain(|s| !s.is_empty());
+            }
+        }
+        let locations = Locations::parse(location_values, &settings.describe("location"))?;
+        let version = Cloud::Azure.provider_version(settings)?;
+        let types = match settings.get("azureSchema") {
+            None => None,
+            Some(path) => Some(load_schema(path, &settings.describe("azureSchema"))?),
+        };
+
+        let cloud = AzureCloud::from_lookup(env)?;
+        let endpoint_text = settings
+            .get("armEndpoint")
+            .map(str::to_string)
+            .unwrap_or_else(|| cloud.resource_manager.clone());
+        let endpoint = Url::parse(&endpoint_text)
+            .ok()
+            .filter(|u| u.scheme() == "https")
+            .ok_or_else(|| {
+                InputError::new(format!(
+                    "{} must be an https:// URL",
+                    settings.describe("armEndpoint")
+                ))
+            })?;
+        // One HTTP client (one connection pool) for the credential and Resource Manager.
+        let http = new_http_client(None);
+        let client_options = ClientOptions {
+            transport: Some(Transport::new(http.clone())),
+            ..Default::default()
+        };
+        let credential = credentials::credential(env, &cloud, &client_options, http)?;
+        let arm = Arm::new(
+            credential.credential,
+            &cloud.scope,
+            endpoint,
+            client_options,
+            RetryPolicy::default(),
+        );
+        check_subscription(&arm, &subscription, credential.source).await?;
+        Ok(AzureScanner {
+            subscription,
+            locations,
+            arm,
+            types,
+            version,
+        })
+    }
+
+    /// Whether an exact type table is loaded (from `azureSchema` or [`AzureScanner::with_type_map`]).
+    pub fn has_type_map(&self) -> bool {
+        self.types.is_some()
+    }
+
+    /// Uses an exact type table (for example built from the installed plugin's schema).
+    pub fn with_type_map(mut self, types: TypeMap) -> Self {
+        self.types = Some(types);
+        self
+    }
+}
+
+fn load_schema(path: &str, describe: &str) -> Result<TypeMap, InputError> {
+    let text = std::fs::read(path)
+        .map_err(|e| InputError::new(format!("{describe}: cannot read {path:?}: {e}")))?;
+    let map = TypeMap::from_schema_json(&text).map_err(|e| {
+        InputError::new(format!("{describe}: {path:?} is not a package schema: {e}"))
+    })?;
+    if map.is_empty() {
+        return Err(InputError::new(format!(
+            "{describe}: {path:?} has no azure-native resources with import ids"
+        )));
+    }
+    Ok(map)
+}
+
+/// One GET of the subscription: proves the credential and the subscription before listing.
+async fn check_subscription(arm: &Arm, subscription: &str, source: &str) -> Result<(), InputError> {
+    let url = arm.url(
+        &format!("/subscriptions/{subscription}"),
+        &[("api-version", "2022-12-01")],
+    );
+    match arm.get(&url).await {
+        Ok(_) => Ok(()),
+        Err(ArmError::Credential(m)) => Err(InputError::new(format!(
+            "Azure credentials ({source}) were not accepted: {m}"
+        ))),
+        Err(e @ ArmError::Status { status: 401, .. }) => Err(InputError::new(format!(
+            "Azure Resource Manager rejected the {source} credentials: {e}"
+        ))),
+        Err(
+            e @ ArmError::Status {
+                status: 403 | 404, ..
+            },
+        ) => Err(InputError::new(format!(
+            "subscription {subscription} is not readable with the {source} credentials: {e}"
+        ))),
+        Err(e)
+            if e.status()
+                .is_some_and(|s| (400..500).contains(&s) && s != 429) =>
+        {
+            Err(InputError::new(format!(
+                "subscription {subscription} cannot be read: {e}"
+            )))
+        }
+        // A fault that outlived the retries is not bad input: discovery will meet it again and
+        // report the scan incomplete.
+        Err(e) => {
+            tracing::warn!("checking subscription {subscription} failed: {e}");
+            Ok(())
+        }
+    }
+}
+
+impl Scanner for AzureScanner {
+    fn provider(&self) -> ProviderSpec {
+        let mut inputs = Map::new();
+        inputs.insert(
+            "subscriptionId".into(),
+            Value::String(self.subscription.clone()),
+        );
+        ProviderSpec {
+            package: Cloud::Azure.package().into(),
+            name: format!(
+                "azure-native-{}-{}",
+                self.subscription,
+                self.locations.label()
+            ),
+            version: self.version.clone(),
+            inputs,
+        }
+    }
+
+    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent> {
+        scan::discover(scan::Scan {
+            subscription: self.subscription,
+            locations: self.locations,
+            arm: self.arm,
+            types: self.types.map(Arc::new),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(values: &[&str]) -> Result<Locations, String> {
+        Locations::parse(values.iter().map(|s| s.to_string()).collect(), "location")
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            parse(&["West US 2", "eastus", "westus2"]),
+            Ok(Locations::Some(vec!["westus2".into(), "eastus".into()]))
+        );
+        assert_eq!(parse(&["westus2", "ALL"]), Ok(Locations::All));
+        assert!(parse(&[]).unwrap_err().contains("ARM_LOCATION"));
+        assert!(parse(&["west-us"]).unwrap_err().contains("\"west-us\""));
+        assert_eq!(
+            Locations::Some(vec!["westus2".into(), "eastus".into()]).label(),
+            "westus2-eastus"
+        );
+    }
+}

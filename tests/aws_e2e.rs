@@ -1,0 +1,471 @@
+//! End to end for AWS: the built program, launched as a Pulumi language host launches it, lists a
+//! fake account (Cloud Control + CloudFormation registry, reached by the real aws-sdk through the
+//! `AWS_ENDPOINT_URL_*` variables aws-config honours) and reads every resource into the fake Pulumi
+//! engine over gRPC; the global-region rule across two regions' runs; a persistently failing type
+//! ending the update as failed (exit 32); the provider schema restricting tokens; and `--import`.
+
+mod fake_aws;
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use fake_aws::{Account, FakeAws, FakeType, Res, ACCESS_KEY};
+use prost_types::value::Kind;
+use prost_types::Struct;
+use serde_json::json;
+use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
+use support::program::{self, host_env};
+
+/// The aws-native version this release pins (`Cloud::Aws.pinned_version`).
+const AWS_NATIVE_VERSION: &str = "1.74.1";
+
+/// Registry type -> the aws-native token it must be read as, written out by hand from aws-native's
+/// naming (not computed by our code).
+const TOKENS: &[(&str, &str)] = &[
+    ("AWS::EC2::VPC", "aws-native:ec2:Vpc"),
+    ("AWS::S3::AccessPoint", "aws-native:s3:AccessPoint"),
+    ("AWS::EKS::Cluster", "aws-native:eks:Cluster"),
+    ("AWS::EKS::Nodegroup", "aws-native:eks:Nodegroup"),
+    ("AWS::RDS::DBInstance", "aws-native:rds:DbInstance"),
+    ("AWS::IAM::Role", "aws-native:iam:Role"),
+    ("AWS::IAM::ManagedPolicy", "aws-native:iam:ManagedPolicy"),
+];
+
+/// Global (account-wide) types of the fake account: listed only in the designated region.
+const GLOBAL: &[&str] = &["AWS::IAM::Role", "AWS::IAM::ManagedPolicy"];
+
+fn token(cloud_type: &str) -> &'static str {
+    TOKENS
+        .iter()
+        .find(|(t, _)| *t == cloud_type)
+        .map(|(_, tok)| *tok)
+        .unwrap_or_else(|| panic!("no token for {cloud_type}"))
+}
+
+/// An account with paged, composite-id, fanned-out, global and unlistable types.
+fn account() -> Account {
+    let mut a = Account::default();
+    a.add(
+        FakeType::new("AWS::EC2::VPC")
+            .with_resources("VpcId", "vpc", 7)
+            .pages(&[1, 3, 2]),
+    );
+    let mut ap = FakeType::new("AWS::S3::AccessPoint");
+    ap.resources = (0..3)
+        .map(|i| Res {
+            identifier: format!("bucket-{i}|ap-{i}"),
+            properties: json!({"Bucket": format!("bucket-{i}"), "Name": format!("ap-{i}")}),
+        })
+        .collect();
+    a.add(ap);
+    a.add(
+        FakeType::new("AWS::EKS::Cluster")
+            .with_resources("Name", "cluster", 2)
+            .pages(&[1]),
+    );
+    // Listed per cluster: its list handler needs ClusterName.
+    let mut ng = FakeType::new("AWS::EKS::Nodegroup");
+    ng.list_required = vec!["ClusterName".into()];
+    ng.relations = vec![(
+        "ClusterName".into(),
+        "AWS::EKS::Cluster".into(),
+        "/properties/Name".into(),
+    )];
+    for c in 0..2 {
+        for n in 0..2 {
+            ng.resources.push(Res {
+                identifier: format!("cluster-{c}|ng-{n}"),
+                properties: json!({"ClusterName": format!("cluster-{c}"), "NodegroupName": format!("ng-{n}")}),
+            });
+        }
+    }
+    a.add(ng);
+    a.add(FakeType::new("AWS::RDS::DBInstance").with_resources("DBInstanceIdentifier", "db", 2));
+    a.add(
+        FakeType::new("AWS::IAM::Role")
+            .with_resources("RoleName", "role", 3)
+            .pages(&[2]),
+    );
+    // IAM policy ARNs contain `::`, which must never reach a resource name.
+    let mut policies = FakeType::new("AWS::IAM::ManagedPolicy");
+    policies.resources = (0..2)
+        .map(|i| {
+            let arn = format!("arn:aws:iam::123456789012:policy/audit-{i}");
+            Res {
+                identifier: arn.clone(),
+                properties: json!({"PolicyArn": arn}),
+            }
+        })
+        .collect();
+    a.add(policies);
+    let mut perm = FakeType::new("AWS::Lambda::Permission");
+    perm.no_list = true;
+    a.add(perm);
+    a
+}
+
+/// (token, id) of every resource a scan of `region` must read.
+fn expected(a: &Account, region: &str) -> BTreeSet<(String, String)> {
+    a.types
+        .values()
+        .filter(|t| t.name != "AWS::Lambda::Permission")
+        .filter(|t| region == "us-east-1" || !GLOBAL.contains(&t.name.as_str()))
+        .flat_map(|t| {
+            t.resources
+                .iter()
+                .map(|r| (token(&t.name).to_string(), r.identifier.clone()))
+        })
+        .collect()
+}
+
+/// The environment aws-config reads: static keys (no STS call is needed for them), the region, and
+/// the fake's endpoints through the service-specific endpoint variables.
+fn aws_env(fake: &FakeAws, region: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", "fake-secret"),
+        ("AWS_REGION", region),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL_CLOUDCONTROL", fake.cloudcontrol_url.as_str()),
+        (
+            "AWS_ENDPOINT_URL_CLOUDFORMATION",
+            fake.cloudformation_url.as_str(),
+        ),
+        // Were STS ever called, it would fail on loopback instead of leaving the machine.
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn string_field(s: &Struct, key: &str) -> Option<String> {
+    match s.fields.get(key)?.kind.as_ref()? {
+        Kind::StringValue(v) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn bool_field(s: &Struct, key: &str) -> Option<bool> {
+    match s.fields.get(key)?.kind.as_ref()? {
+        Kind::BoolValue(v) => Some(*v),
+        _ => None,
+    }
+}
+
+fn logs(m: &FakeMonitor, severity: i32) -> Vec<String> {
+    m.logs()
+        .into_iter()
+        .filter(|l| l.severity == severity)
+        .map(|l| l.message)
+        .collect()
+}
+
+/// What one engine run looked like, checked against the engine protocol's rules on the way.
+struct EngineRun {
+    /// (token, id) of every read.
+    reads: BTreeSet<(String, String)>,
+    outputs: Struct,
+}
+
+/// Checks the call order (stack, provider, reads, outputs, shutdown), the provider registration and
+/// every read's parent, provider reference and name; returns what was read.
+fn check_engine_run(m: &FakeMonitor, region: &str) -> EngineRun {
+    let rec = m.record();
+    assert!(
+        rec.violations.is_empty(),
+        "engine rule violations: {:?}",
+        rec.violations
+    );
+    let Call::Register(stack, stack_urn) = &rec.calls[0] else {
+        panic!("first call: {:?}", rec.calls[0])
+    };
+    assert_eq!(stack.r#type, "pulumi:pulumi:Stack");
+    assert_eq!(stack_urn, &m.stack_urn());
+    let Call::Register(provider, provider_urn) = &rec.calls[1] else {
+        panic!("second call: {:?}", rec.calls[1])
+    };
+    assert_eq!(provider.r#type, "pulumi:providers:aws-native");
+    assert_eq!(provider.version, AWS_NATIVE_VERSION);
+    assert_eq!(provider.parent, *stack_urn);
+    assert!(provider.custom);
+    let inputs = provider.object.as_ref().expect("provider inputs");
+    assert_eq!(string_field(inputs, "region").as_deref(), Some(region));
+
+    let mut seen = HashSet::new();
+    let mut reads = BTreeSet::new();
+    for call in &rec.calls {
+        let Call::Read(r, urn) = call else { continue };
+        assert!(seen.insert(urn.clone()), "read twice: {urn}");
+        assert_eq!(r.parent, *stack_urn, "{urn}");
+        assert!(
+            r.provider.starts_with(&format!("{provider_urn}::")) && r.provider.len() > provider_urn.len() + 2,
+            "provider ref {}",
+            r.provider
+        );
+        assert!(!r.name.is_empty() && !r.name.contains("::"), "{}", r.name);
+        assert!(
+            reads.insert((r.r#type.clone(), r.id.clone())),
+            "{} {} read twice",
+            r.r#type,
+            r.id
+        );
+    }
+    let outputs = rec
+        .calls
+        .iter()
+        .find_map(|c| match c {
+            Call::Outputs(o) if o.urn == *stack_urn => o.outputs.clone(),
+            _ => None,
+        })
+        .expect("stack outputs registered");
+    EngineRun {
+        reads,
+        outputs,
+    }
+}
+
+fn assert_counts_add_up(outputs: &Struct) {
+    let n = |k: &str| number(outputs, &[k]).unwrap_or_else(|| panic!("output {k}"));
+    assert_eq!(
+        n("discovered"),
+        n("read") + n("failed") + n("skipped"),
+        "discovered = read + failed + skipped"
+    );
+}
+
+async fn run_engine(
+    fake: &FakeAws,
+    region: &str,
+    extra_env: &[(&str, String)],
+    home: &Path,
+) -> (FakeMonitor, program::Output) {
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let mut env = host_env(&monitor, &[("cloud", "aws")]);
+    env.extend(aws_env(fake, region));
+    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let out = program::run(&[], &env, home).await;
+    (monitor, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulumi_up_reads_every_resource_once_and_global_types_only_in_the_designated_region() {
+    let acct = account();
+    let fake = FakeAws::start(acct.clone(), 1000.0).await;
+    let home = tempfile::tempdir().unwrap();
+
+    let mut global_reads = BTreeMap::new();
+    for region in ["us-west-2", "us-east-1"] {
+        let (monitor, out) = run_engine(&fake, region, &[], home.path()).await;
+        assert_eq!(out.code, Some(0), "{region} stderr: {}", out.stderr);
+        assert_eq!(out.stdout, "", "stdout must stay quiet under Pulumi");
+        let run = check_engine_run(&monitor, region);
+        assert_eq!(run.reads, expected(&acct, region), "{region}");
+        global_reads.insert(
+            region,
+            run.reads
+                .iter()
+                .filter(|(t, _)| t.starts_with("aws-native:iam:"))
+                .count(),
+        );
+
+        // The read id is the Cloud Control identifier as listed, composite ids `|`-joined.
+        assert!(run
+            .reads
+            .contains(&("aws-native:eks:Nodegroup".into(), "cluster-1|ng-0".into())));
+        assert!(run
+            .reads
+            .contains(&("aws-native:s3:AccessPoint".into(), "bucket-2|ap-2".into())));
+
+        let rec = monitor.record();
+        let last = rec
+            .calls
+            .iter()
+            .rposition(|c| !matches!(c, Call::Log(_)))
+            .unwrap();
+        assert!(
+            matches!(rec.calls[last], Call::Shutdown),
+            "last call: {:?}",
+            rec.calls[last]
+        );
+        drop(rec);
+
+        let o = &run.outputs;
+        assert_counts_add_up(o);
+        assert_eq!(number(o, &["read"]), Some(run.reads.len() as f64));
+        assert_eq!(number(o, &["failed"]), Some(0.0));
+        assert_eq!(bool_field(o, "complete"), Some(true));
+        assert_eq!(
+            number(o, &["types", "aws-native:ec2:Vpc", "read"]),
+            Some(7.0)
+        );
+        // The type without a list handler is reported as not listed, with a warning.
+        let not_listed = format!("{:?}", o.fields.get("typesNotListed"));
+        assert!(
+            not_listed.contains("AWS::Lambda::Permission"),
+            "{not_listed}"
+        );
+        assert!(
+            logs(&monitor, 2)
+                .iter()
+                .any(|w| w.contains("AWS::Lambda::Permission")),
+            "{:?}",
+            logs(&monitor, 2)
+        );
+    }
+    assert_eq!(global_reads["us-east-1"], 5, "global types in us-east-1");
+    assert_eq!(global_reads["us-west-2"], 0, "no global types elsewhere");
+
+    // Both runs signed for their own region, and global types were listed only once.
+    let stats = fake.stats();
+    assert_eq!(FakeAws::count(&stats.unsigned_rejected), 0);
+    let regions: BTreeSet<String> = stats.regions.lock().unwrap().keys().cloned().collect();
+    assert_eq!(
+        regions,
+        BTreeSet::from([
+            "cloudcontrolapi/us-east-1".to_string(),
+            "cloudcontrolapi/us-west-2".to_string(),
+            "cloudformation/us-east-1".to_string(),
+            "cloudformation/us-west-2".to_string(),
+        ])
+    );
+    let listed = stats.listed.lock().unwrap().clone();
+    assert_eq!(listed["AWS::IAM::ManagedPolicy"], 1);
+    assert_eq!(listed["AWS::EC2::VPC"], 2 * 4, "7 VPCs in pages of 1, 3, 2, 1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistently_failing_type_fails_the_update_without_shutdown() {
+    let mut acct = Account::default();
+    acct.add(FakeType::new("AWS::EC2::VPC").with_resources("VpcId", "vpc", 3));
+    let mut broken = FakeType::new("AWS::SNS::Topic").with_resources("TopicArn", "topic", 2);
+    broken.fail_5xx = u64::MAX;
+    acct.add(broken);
+    let fake = FakeAws::start(acct, 1000.0).await;
+    let home = tempfile::tempdir().unwrap();
+
+    let (monitor, out) = run_engine(&fake, "us-west-2", &[], home.path()).await;
+    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    let run = check_engine_run(&monitor, "us-west-2");
+    // Everything else was still read.
+    let vpcs: BTreeSet<(String, String)> = (0..3)
+        .map(|i| ("aws-native:ec2:Vpc".to_string(), format!("vpc-{i}")))
+        .collect();
+    assert_eq!(run.reads, vpcs);
+    assert!(
+        !monitor
+            .record()
+            .calls
+            .iter()
+            .any(|c| matches!(c, Call::Shutdown)),
+        "must not let the engine discard state"
+    );
+    let errors = logs(&monitor, 3);
+    assert!(
+        errors.iter().any(|e| e.contains("AWS::SNS::Topic")),
+        "{errors:?}"
+    );
+    assert_counts_add_up(&run.outputs);
+    assert_eq!(bool_field(&run.outputs, "complete"), Some(false));
+    // Bounded retries: more than one attempt, not forever.
+    let calls = fake.stats().listed.lock().unwrap()["AWS::SNS::Topic"];
+    assert!((2..=10).contains(&calls), "{calls} list calls");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_schema_restricts_tokens_to_the_installed_plugin() {
+    let acct = account();
+    let fake = FakeAws::start(acct.clone(), 1000.0).await;
+    let home = tempfile::tempdir().unwrap();
+    // The installed aws-native knows every token of the account but the access point's.
+    let resources: serde_json::Map<String, serde_json::Value> = TOKENS
+        .iter()
+        .filter(|(t, _)| *t != "AWS::S3::AccessPoint")
+        .map(|(_, tok)| (tok.to_string(), json!({"description": "fake"})))
+        .collect();
+    let schema = home.path().join("aws-native.json");
+    std::fs::write(
+        &schema,
+        json!({"name": "aws-native", "version": AWS_NATIVE_VERSION, "resources": resources})
+            .to_string(),
+    )
+    .unwrap();
+    let extra = [(
+        "PULUMI_CLOUD_IMPORT_SCHEMA_FILE",
+        schema.display().to_string(),
+    )];
+    let (monitor, out) = run_engine(&fake, "us-west-2", &extra, home.path()).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let run = check_engine_run(&monitor, "us-west-2");
+    let want: BTreeSet<_> = expected(&acct, "us-west-2")
+        .into_iter()
+        .filter(|(t, _)| t != "aws-native:s3:AccessPoint")
+        .collect();
+    assert_eq!(run.reads, want);
+    let not_listed = format!("{:?}", run.outputs.fields.get("typesNotListed"));
+    assert!(
+        not_listed.contains("AWS::S3::AccessPoint") && not_listed.contains("aws-native:s3:AccessPoint"),
+        "{not_listed}"
+    );
+    // The schema was found: no warning asking for one.
+    let warnings = logs(&monitor, 2);
+    assert!(
+        !warnings.iter().any(|w| w.contains("no provider schema")),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_mode_writes_the_provider_first_and_every_resource_by_reference() {
+    let acct = account();
+    let fake = FakeAws::start(acct.clone(), 1000.0).await;
+    let home = tempfile::tempdir().unwrap();
+    let out_path = home.path().join("import.json");
+    let env = aws_env(&fake, "us-east-1");
+    let out = program::run(
+        &[
+            "--import",
+            "--cloud",
+            "aws",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        &env,
+        home.path(),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+    let resources = file["resources"].as_array().unwrap();
+
+    let provider = &resources[0];
+    assert_eq!(provider["type"], "pulumi:providers:aws-native");
+    assert_eq!(provider["version"], AWS_NATIVE_VERSION);
+    assert_eq!(provider["inputs"]["region"], "us-east-1");
+    assert!(
+        provider.get("id").is_none(),
+        "provider entries must not have an id"
+    );
+    let provider_name = provider["name"].as_str().unwrap();
+    let mut names = HashSet::new();
+    let mut got = BTreeSet::new();
+    for r in &resources[1..] {
+        let (ty, name, id) = (
+            r["type"].as_str().unwrap(),
+            r["name"].as_str().unwrap(),
+            r["id"].as_str().unwrap(),
+        );
+        assert!(!id.is_empty() && !name.is_empty(), "{r}");
+        assert!(!name.contains("::"), "{name}");
+        assert!(
+            names.insert((ty.to_string(), name.to_string())),
+            "duplicate name {name} for {ty}"
+        );
+        assert_eq!(r["provider"], provider_name, "provider referenced by name");
+        assert_eq!(r["version"], AWS_NATIVE_VERSION);
+        got.insert((ty.to_string(), id.to_string()));
+    }
+    assert_eq!(got, expected(&acct, "us-east-1"));
+}
