@@ -144,6 +144,18 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         };
     }
 
+    for (reason, types) in summary.types_skipped_by_reason() {
+        let shown: Vec<&str> = types.iter().take(8).copied().collect();
+        let more = match types.len() - shown.len() {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        let n = types.len();
+        let list = shown.join(", ");
+        reporter
+            .warn(&format!("not listed: {n} type(s) ({list}{more}): {reason}"))
+            .await;
+    }
     let finished = sink.finish(&summary).await;
     reporter.finish();
     reporter.info(&final_line(&settings, &summary)).await;

@@ -115,6 +115,18 @@ impl Summary {
         self.incomplete.is_empty()
     }
 
+    /// The types that were not listed, grouped by reason: (reason, cloud types), in first-seen order.
+    pub fn types_skipped_by_reason(&self) -> Vec<(&str, Vec<&str>)> {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (ty, reason) in &self.types_skipped {
+            match groups.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, types)) => types.push(ty),
+                None => groups.push((reason, vec![ty])),
+            }
+        }
+        groups
+    }
+
     /// One line for logs and progress.
     pub fn line(&self) -> String {
         let t = self.totals();
@@ -178,5 +190,17 @@ mod tests {
         assert_eq!(j["read"], 1);
         assert_eq!(j["types"]["k:a:B"]["failed"], 10);
         assert!(s.is_complete());
+    }
+
+    #[test]
+    fn types_not_listed_group_by_reason() {
+        let mut s = Summary::new();
+        for (t, r) in [("A", "global"), ("B", "denied"), ("C", "global")] {
+            s.types_skipped.push((t.into(), r.into()));
+        }
+        assert_eq!(
+            s.types_skipped_by_reason(),
+            vec![("global", vec!["A", "C"]), ("denied", vec!["B"])]
+        );
     }
 }
