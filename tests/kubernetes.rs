@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use support::fake_kube::{FakeKube, FakeObject, FakeType, KubeOptions, SECRET_DATA};
-use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
+use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, UNKNOWN_ID};
 use support::program::{self, host_env};
 
 const ALL: &[&str] = &[
@@ -624,4 +624,65 @@ fn unsafe_kill(pid: i32) -> i32 {
         .status()
         .map(|s| s.code().unwrap_or(1))
         .unwrap_or(1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_without_aggregated_discovery_are_scanned_the_same() {
+    let mut opts = cluster();
+    opts.legacy_discovery = true;
+    let (want, _) = expected(&opts);
+    let kube = FakeKube::start(opts).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.write_kubeconfig(home.path(), "old");
+    let env = vec![("KUBECONFIG".to_string(), kubeconfig.display().to_string())];
+    let out = program::run(&["--list", "--cloud", "kubernetes"], &env, home.path()).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let got: BTreeMap<(String, String), ()> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            (
+                (
+                    v["type"].as_str().unwrap().to_string(),
+                    v["id"].as_str().unwrap().to_string(),
+                ),
+                (),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        kube.record().requests.iter().any(|r| r == "/apis/apps/v1"),
+        "per-group discovery was used"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_reads_through_the_provider_with_the_unknown_id() {
+    let opts = cluster();
+    let (want, _) = expected(&opts);
+    let kube = FakeKube::start(opts).await;
+    let monitor = FakeMonitor::start(MonitorOptions {
+        preview: true,
+        ..Default::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
+    let mut env = host_env(&monitor, &[("cloud", "kubernetes")]);
+    env.retain(|(k, _)| k != "PULUMI_DRY_RUN");
+    env.push(("PULUMI_DRY_RUN".into(), "true".into()));
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let reads = monitor.reads();
+    assert_eq!(reads.len(), want.len());
+    assert!(reads
+        .iter()
+        .all(|r| r.provider.ends_with(&format!("::{UNKNOWN_ID}"))));
+    assert!(monitor.record().violations.is_empty());
 }

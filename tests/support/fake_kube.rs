@@ -96,6 +96,9 @@ pub struct KubeOptions {
     pub expire_once: HashMap<&'static str, bool>,
     /// Groups whose aggregated API server is down (discovery marks them Stale).
     pub stale_groups: HashSet<&'static str>,
+    /// Behave like an API server older than 1.26: no aggregated discovery, so `/api` and `/apis`
+    /// answer the classic documents whatever the Accept header asks for.
+    pub legacy_discovery: bool,
 }
 
 #[derive(Default, Debug)]
@@ -198,10 +201,12 @@ async fn handle(State(s): State<Arc<Inner>>, uri: Uri, headers: HeaderMap) -> Re
         })
         .unwrap_or_default();
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let aggregated = accept.contains("as=APIGroupDiscoveryList");
+    let aggregated = accept.contains("as=APIGroupDiscoveryList") && !s.opts.legacy_discovery;
     match parts.as_slice() {
         ["api"] => discovery(&s, true, aggregated),
         ["apis"] => discovery(&s, false, aggregated),
+        ["api", "v1"] => resource_list(&s, "", "v1"),
+        ["apis", group, version] => resource_list(&s, group, version),
         ["api", "v1", plural] => list(&s, "", "v1", plural, &query, &accept),
         ["apis", group, version, plural] => list(&s, group, version, plural, &query, &accept),
         _ => status(
@@ -239,8 +244,10 @@ fn discovery(s: &Inner, core: bool, aggregated: bool) -> Response {
             let list: Vec<Value> = groups
                 .iter()
                 .map(|(g, versions)| {
-                    let vs: Vec<Value> = versions
-                        .keys()
+                    let mut keys: Vec<&&str> = versions.keys().collect();
+                    keys.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+                    let vs: Vec<Value> = keys
+                        .into_iter()
                         .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
                         .collect();
                     json!({"name": g, "versions": vs, "preferredVersion": vs[0]})
@@ -285,6 +292,37 @@ fn discovery(s: &Inner, core: bool, aggregated: bool) -> Response {
     ok_json(
         json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}),
         "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+    )
+}
+
+/// The classic per-group-version `APIResourceList`, subresources listed as `<plural>/status`.
+fn resource_list(s: &Inner, group: &str, version: &str) -> Response {
+    let mut resources = Vec::new();
+    for t in s
+        .opts
+        .types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
+        resources.push(json!({"name": t.plural, "singularName": t.kind.to_lowercase(), "namespaced": t.namespaced, "kind": t.kind, "verbs": t.verbs}));
+        resources.push(json!({"name": format!("{}/status", t.plural), "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}));
+    }
+    if resources.is_empty() {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        );
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    ok_json(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+        "application/json",
     )
 }
 

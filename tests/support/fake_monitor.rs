@@ -35,6 +35,9 @@ use tokio::sync::Semaphore;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 
+/// The engine's unknown-value sentinel, also the id of a provider created in a preview.
+pub const UNKNOWN_ID: &str = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
 /// Knobs of the fake engine.
 #[derive(Clone)]
 pub struct MonitorOptions {
@@ -50,6 +53,8 @@ pub struct MonitorOptions {
     pub old_engine: bool,
     /// Keep every request (tests); benchmarks turn it off so the fake's memory stays small.
     pub record_calls: bool,
+    /// A preview (`PULUMI_DRY_RUN=true`): providers created in the run get the unknown id (§3.3).
+    pub preview: bool,
 }
 
 impl Default for MonitorOptions {
@@ -62,6 +67,7 @@ impl Default for MonitorOptions {
             failing_ids: HashSet::new(),
             old_engine: false,
             record_calls: true,
+            preview: false,
         }
     }
 }
@@ -292,7 +298,11 @@ impl ResourceMonitor for Svc {
                 )));
             }
             let n = self.0.provider_seq.fetch_add(1, Ordering::SeqCst);
-            id = format!("00000000-0000-4000-8000-{n:012}");
+            id = if self.0.opts.preview {
+                UNKNOWN_ID.to_string()
+            } else {
+                format!("00000000-0000-4000-8000-{n:012}")
+            };
             self.0
                 .providers
                 .lock()

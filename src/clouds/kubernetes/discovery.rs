@@ -62,22 +62,27 @@ pub struct Found {
 
 pub async fn discover(client: &Client) -> Result<Found, kube::Error> {
     match aggregated(client).await {
-        Ok(found) => Ok(found),
-        // Servers without aggregated discovery answer the plain APIGroupList, which does not parse
-        // as a discovery list.
-        Err(kube::Error::SerdeError(_)) => classic(client).await,
+        Ok(Some(found)) => Ok(found),
+        // Servers before 1.26 ignore the aggregated Accept type and answer the classic documents,
+        // which either do not parse as a discovery list or parse as an empty one.
+        Ok(None) | Err(kube::Error::SerdeError(_)) => classic(client).await,
         Err(e) => Err(e),
     }
 }
 
-async fn aggregated(client: &Client) -> Result<Found, kube::Error> {
+/// `None` when the server does not serve aggregated discovery: a server that does always lists the
+/// core group under `/api`.
+async fn aggregated(client: &Client) -> Result<Option<Found>, kube::Error> {
     let core = client.list_core_api_versions_aggregated().await?;
+    if core.items.is_empty() {
+        return Ok(None);
+    }
     let groups = client.list_api_groups_aggregated().await?;
     let mut found = Found::default();
     for group in core.items.into_iter().chain(groups.items) {
         add_group(&mut found, group);
     }
-    Ok(found)
+    Ok(Some(found))
 }
 
 fn add_group(found: &mut Found, group: APIGroupDiscovery) {
