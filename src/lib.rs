@@ -18,6 +18,8 @@ pub mod schema;
 pub mod settings;
 pub mod sink;
 pub mod summary;
+#[cfg(test)]
+mod testdata;
 
 /// Pulumi's protocol messages and services (`pulumirpc`), generated from `proto/` at build time.
 pub mod proto {

@@ -173,9 +173,11 @@ impl Pipeline {
                     settled: false,
                 };
                 let parent_handle = match parent {
-                    None => None,
-                    Some(link) => {
-                        let handle = wait_for_parent(link).await;
+                    // No parent, or one that was never queued (filtered out or skipped on
+                    // purpose): the stack is the parent.
+                    None | Some(ParentLink::Missing) => None,
+                    Some(ParentLink::Wait(rx)) => {
+                        let handle = wait_for_parent(rx).await;
                         if handle.is_none() {
                             summary.lock().expect("summary lock").parent_fallbacks += 1;
                         }
@@ -246,10 +248,8 @@ impl Pipeline {
     }
 }
 
-async fn wait_for_parent(link: ParentLink) -> Option<String> {
-    let ParentLink::Wait(mut rx) = link else {
-        return None;
-    };
+/// The parent's handle once its read has ended, `None` if it failed or was abandoned.
+async fn wait_for_parent(mut rx: watch::Receiver<ParentState>) -> Option<String> {
     let state = match rx.wait_for(|s| *s != ParentState::Pending).await {
         Ok(state) => state.clone(),
         // The parent's task was abandoned.

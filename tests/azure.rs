@@ -580,11 +580,6 @@ fn shared_rows() -> Option<Vec<(String, String)>> {
         "{}/../shared/data/type-maps/azure.tsv",
         env!("CARGO_MANIFEST_DIR")
     );
-    let path = if std::path::Path::new(&path).exists() {
-        path
-    } else {
-        "/work/shared/data/type-maps/azure.tsv".to_string()
-    };
     let text = std::fs::read_to_string(path).ok()?;
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
     let header: Vec<&str> = lines.next()?.split('\t').collect();

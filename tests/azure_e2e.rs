@@ -573,3 +573,41 @@ async fn import_file_parents_resources_by_their_group_entry_name() {
         assert!(*group_at < i, "{id} precedes its group's entry");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_groups_parent_their_resources_to_the_stack_without_counting_a_failure() {
+    let (arm, ids) = estate();
+    let fakes = start_estate(arm).await;
+    let want = expected_westus2(&ids);
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut env = engine_env(&monitor, &fakes, "westus2");
+    // Stack config as the language host passes it, with the groups excluded by the filter.
+    for (k, v) in env.iter_mut() {
+        if k == "PULUMI_CONFIG" {
+            let mut config: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(v).unwrap();
+            config.insert(
+                "pulumi-cloud-import:exclude".into(),
+                "azure-native:resources:*".into(),
+            );
+            *v = serde_json::Value::Object(config).to_string();
+        }
+    }
+
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let rec = monitor.record();
+    assert!(rec.violations.is_empty(), "{:?}", rec.violations);
+    let reads = reads(&rec.calls);
+    assert!(reads.iter().all(|(_, r, _)| r.r#type != RG_TOKEN));
+    assert!(reads
+        .iter()
+        .all(|(_, r, _)| r.parent == monitor.stack_urn()));
+    let groups = want.values().filter(|t| *t == RG_TOKEN).count();
+    assert_eq!(reads.len(), want.len() - groups);
+    let outputs = outputs(&rec.calls);
+    assert_eq!(number(&outputs, &["parentFallbacks"]), Some(0.0));
+    assert_eq!(number(&outputs, &["failed"]), Some(0.0));
+    assert_eq!(number(&outputs, &["skipped"]), Some(groups as f64));
+}

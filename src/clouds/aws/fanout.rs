@@ -348,12 +348,7 @@ mod type_map {
 
     #[test]
     fn resolves_real_parents_from_the_type_map() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/type-maps/aws.tsv"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("skipped: {path} not present");
+        let Some(text) = crate::testdata::type_map("aws.tsv") else {
             return;
         };
         let mut listed = BTreeSet::new();
