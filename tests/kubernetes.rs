@@ -7,6 +7,7 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
+use support::checks::check_import_file;
 use support::fake_kube::{FakeKube, FakeObject, FakeType, KubeOptions, SECRET_DATA};
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, UNKNOWN_ID};
 use support::program::{self, host_env};
@@ -487,42 +488,8 @@ async fn import_mode_writes_a_valid_import_file() {
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     let text = std::fs::read_to_string(&out_path).unwrap();
     assert!(!text.contains(SECRET_DATA));
-    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let resources = file["resources"].as_array().unwrap();
-
-    // The rules `pulumi import --file` enforces (pulumi-protocol.md §6).
-    let provider = &resources[0];
-    assert_eq!(provider["type"], "pulumi:providers:kubernetes");
-    assert!(
-        provider.get("id").is_none(),
-        "provider entries must not have an id"
-    );
-    let provider_name = provider["name"].as_str().unwrap();
-    let mut names = HashSet::new();
-    let mut got = BTreeMap::new();
-    for r in &resources[1..] {
-        let (ty, name, id) = (
-            r["type"].as_str().unwrap(),
-            r["name"].as_str().unwrap(),
-            r["id"].as_str().unwrap(),
-        );
-        assert!(!id.is_empty() && !name.is_empty());
-        assert!(
-            names.insert((ty.to_string(), name.to_string())),
-            "duplicate name {name} for {ty}"
-        );
-        assert_ne!(name, provider_name);
-        assert_eq!(
-            r["provider"], provider_name,
-            "provider is referenced by name"
-        );
-        assert_eq!(r["version"], "4.32.0");
-        assert!(
-            !r.to_string().contains("urn:pulumi:"),
-            "no URNs in an import file: {r}"
-        );
-        got.insert((ty.to_string(), id.to_string()), ());
-    }
+    let file = check_import_file(&text, "pulumi:providers:kubernetes", "4.32.0");
+    let got: BTreeMap<(String, String), ()> = file.keys.into_iter().map(|k| (k, ())).collect();
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>()

@@ -15,9 +15,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use fake_oci::{keys, FakeOci};
-use prost_types::value::Kind;
 use prost_types::Struct;
 use serde_json::{json, Value};
+use support::checks::{assert_counts_add_up, bool_field, check_import_file, logs, string_field};
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
 use support::program::{self, host_env};
 
@@ -221,28 +221,6 @@ fn oci_env(dir: &Path) -> Vec<(String, String)> {
     .collect()
 }
 
-fn string_field(s: &Struct, key: &str) -> Option<String> {
-    match s.fields.get(key)?.kind.as_ref()? {
-        Kind::StringValue(v) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-fn bool_field(s: &Struct, key: &str) -> Option<bool> {
-    match s.fields.get(key)?.kind.as_ref()? {
-        Kind::BoolValue(v) => Some(*v),
-        _ => None,
-    }
-}
-
-fn logs(m: &FakeMonitor, severity: i32) -> Vec<String> {
-    m.logs()
-        .into_iter()
-        .filter(|l| l.severity == severity)
-        .map(|l| l.message)
-        .collect()
-}
-
 /// Runs the program under the fake engine with `config` on top of `cloud=oci` and the endpoint.
 async fn run_engine(
     base: &str,
@@ -311,15 +289,6 @@ fn check_engine_run(m: &FakeMonitor) -> (BTreeSet<(String, String)>, Struct) {
         })
         .expect("stack outputs registered");
     (reads, outputs)
-}
-
-fn assert_counts_add_up(outputs: &Struct) {
-    let n = |k: &str| number(outputs, &[k]).unwrap_or_else(|| panic!("output {k}"));
-    assert_eq!(
-        n("discovered"),
-        n("read") + n("failed") + n("skipped"),
-        "discovered = read + failed + skipped"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,36 +487,10 @@ async fn import_mode_writes_the_provider_first_and_every_resource_by_reference()
     )
     .await;
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
-    let file: Value = serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
-    let resources = file["resources"].as_array().unwrap();
-
-    let provider = &resources[0];
-    assert_eq!(provider["type"], "pulumi:providers:oci");
-    assert_eq!(provider["version"], OCI_VERSION);
-    assert_eq!(provider["inputs"]["region"], REGION);
-    assert!(
-        provider.get("id").is_none(),
-        "provider entries must not have an id"
-    );
-    let provider_name = provider["name"].as_str().unwrap();
-    let mut names = HashSet::new();
-    let mut got = BTreeSet::new();
-    for r in &resources[1..] {
-        let (ty, name, id) = (
-            r["type"].as_str().unwrap(),
-            r["name"].as_str().unwrap(),
-            r["id"].as_str().unwrap(),
-        );
-        assert!(!id.is_empty() && !name.is_empty(), "{r}");
-        assert!(!name.contains("::"), "{name}");
-        assert!(
-            names.insert((ty.to_string(), name.to_string())),
-            "duplicate name {name} for {ty}"
-        );
-        assert_eq!(r["provider"], provider_name, "provider referenced by name");
-        assert_eq!(r["version"], OCI_VERSION);
-        got.insert((ty.to_string(), id.to_string()));
-    }
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let file = check_import_file(&text, "pulumi:providers:oci", OCI_VERSION);
+    assert_eq!(file.provider["inputs"]["region"], REGION);
+    let got = file.keys;
     assert_eq!(got, expected());
     assert!(
         !std::fs::read_to_string(&out_path)

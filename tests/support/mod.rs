@@ -3,6 +3,7 @@
 //! a Pulumi language host does.
 #![allow(dead_code)]
 
+pub mod checks;
 pub mod fake_kube;
 pub mod fake_monitor;
 pub mod program;
