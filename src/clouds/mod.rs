@@ -144,6 +144,7 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
                     }
                     Err(why) => {
                         warnings.push(why);
+                        warnings.push(azure::HOW_TO_GET_EXACT_MAPPING.to_string());
                         Box::new(scanner)
                     }
                 }
@@ -177,13 +178,27 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
 }
 
 /// The installed provider's schema for this run's plugin version, or the warning saying how to
-/// provide one. Loaded once per run.
+/// provide one. A schema file the user named must be usable: anything else is bad input.
 async fn provider_schema(
     settings: &Settings,
     cloud: Cloud,
 ) -> Result<Result<std::sync::Arc<crate::schema::Schema>, String>, InputError> {
     let version = cloud.provider_version(settings)?;
     let sources = crate::schema::SchemaSources::from_settings(settings, |k| std::env::var(k).ok());
+    if let Some(path) = &sources.file {
+        let bad = |why: String| {
+            InputError::new(format!(
+                "{} ({}): {why}",
+                settings.describe(crate::schema::SCHEMA_FILE_KEY),
+                path.display()
+            ))
+        };
+        let schema = crate::schema::file::load(path).await.map_err(bad)?;
+        schema
+            .check_identity(cloud.package(), &version)
+            .map_err(bad)?;
+        return Ok(Ok(std::sync::Arc::new(schema)));
+    }
     let store = crate::schema::SchemaStore::new(sources);
     Ok(store
         .get(cloud.package(), &version)

@@ -247,7 +247,7 @@ async fn check_subscription(arm: &Arm, subscription: &str, source: &str) -> Resu
         // A fault that outlived the retries is not bad input: discovery will meet it again and
         // report the scan incomplete.
         Err(e) => {
-            tracing::warn!("checking subscription {subscription} failed: {e}");
+            tracing::debug!("checking subscription {subscription} failed: {e}");
             Ok(())
         }
     }

@@ -17,7 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::arm::{Arm, ArmError};
 use super::children::{child_lists, ChildList};
-use super::fallback::{fallback_token, HOW_TO_GET_EXACT_MAPPING};
+use super::fallback::fallback_token;
 use super::mapping::TypeMap;
 use super::Locations;
 use crate::discover::{Discovered, ResourceKey, ScanEvent};
@@ -431,17 +431,8 @@ async fn run(scan: Scan, tx: mpsc::Sender<ScanEvent>) {
         types: scan.types,
         tx,
     };
-    if ctx.types.is_none() {
-        tracing::warn!("{HOW_TO_GET_EXACT_MAPPING}");
-        if !ctx
-            .send(ScanEvent::Progress(format!(
-                "warning: {HOW_TO_GET_EXACT_MAPPING}"
-            )))
-            .await
-        {
-            return;
-        }
-    }
+    // Without a type table the scanner guesses tokens; the scanner factory has already warned
+    // (through the run's reporter) how to get the exact mapping.
     let mut run = Run {
         ctx,
         arm: scan.arm,
