@@ -9,13 +9,14 @@
 mod fake_aws;
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use fake_aws::{Account, FakeAws, FakeType, Res, ACCESS_KEY};
-use prost_types::Struct;
 use serde_json::json;
-use support::checks::{assert_counts_add_up, bool_field, check_import_file, logs, string_field};
+use support::checks::{
+    self, assert_counts_add_up, bool_field, check_import_file, logs, string_field, EngineRun,
+};
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
 use support::program::{self, host_env};
 
@@ -145,66 +146,14 @@ fn aws_env(fake: &FakeAws, region: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// What one engine run looked like, checked against the engine protocol's rules on the way.
-struct EngineRun {
-    /// (token, id) of every read.
-    reads: BTreeSet<(String, String)>,
-    outputs: Struct,
-}
-
-/// Checks the call order (stack, provider, reads, outputs, shutdown), the provider registration and
-/// every read's parent, provider reference and name; returns what was read.
+/// The shared protocol checks, plus the provider's region.
 fn check_engine_run(m: &FakeMonitor, region: &str) -> EngineRun {
-    let rec = m.record();
-    assert!(
-        rec.violations.is_empty(),
-        "engine rule violations: {:?}",
-        rec.violations
+    let run = checks::check_engine_run(m, "pulumi:providers:aws-native", AWS_NATIVE_VERSION);
+    assert_eq!(
+        string_field(&run.provider_inputs, "region").as_deref(),
+        Some(region)
     );
-    let Call::Register(stack, stack_urn) = &rec.calls[0] else {
-        panic!("first call: {:?}", rec.calls[0])
-    };
-    assert_eq!(stack.r#type, "pulumi:pulumi:Stack");
-    assert_eq!(stack_urn, &m.stack_urn());
-    let Call::Register(provider, provider_urn) = &rec.calls[1] else {
-        panic!("second call: {:?}", rec.calls[1])
-    };
-    assert_eq!(provider.r#type, "pulumi:providers:aws-native");
-    assert_eq!(provider.version, AWS_NATIVE_VERSION);
-    assert_eq!(provider.parent, *stack_urn);
-    assert!(provider.custom);
-    let inputs = provider.object.as_ref().expect("provider inputs");
-    assert_eq!(string_field(inputs, "region").as_deref(), Some(region));
-
-    let mut seen = HashSet::new();
-    let mut reads = BTreeSet::new();
-    for call in &rec.calls {
-        let Call::Read(r, urn) = call else { continue };
-        assert!(seen.insert(urn.clone()), "read twice: {urn}");
-        assert_eq!(r.parent, *stack_urn, "{urn}");
-        assert!(
-            r.provider.starts_with(&format!("{provider_urn}::"))
-                && r.provider.len() > provider_urn.len() + 2,
-            "provider ref {}",
-            r.provider
-        );
-        assert!(!r.name.is_empty() && !r.name.contains("::"), "{}", r.name);
-        assert!(
-            reads.insert((r.r#type.clone(), r.id.clone())),
-            "{} {} read twice",
-            r.r#type,
-            r.id
-        );
-    }
-    let outputs = rec
-        .calls
-        .iter()
-        .find_map(|c| match c {
-            Call::Outputs(o) if o.urn == *stack_urn => o.outputs.clone(),
-            _ => None,
-        })
-        .expect("stack outputs registered");
-    EngineRun { reads, outputs }
+    run
 }
 
 /// Stack config entries (`pulumi-cloud-import:<key>`).

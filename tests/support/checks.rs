@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 use prost_types::{value::Kind, Struct};
 use serde_json::Value;
 
-use super::fake_monitor::{number, FakeMonitor};
+use super::fake_monitor::{number, Call, FakeMonitor};
 
 pub fn string_field(s: &Struct, key: &str) -> Option<String> {
     match s.fields.get(key)?.kind.as_ref()? {
@@ -109,5 +109,72 @@ pub fn check_import_file(text: &str, provider_type: &str, version: &str) -> Impo
         provider,
         entries: resources[1..].to_vec(),
         keys,
+    }
+}
+
+/// What one run under the fake engine looked like, for runs whose resources are all parented to
+/// the stack (every cloud but Azure).
+pub struct EngineRun {
+    /// The explicit provider's inputs.
+    pub provider_inputs: Struct,
+    /// (token, id) of every read.
+    pub reads: BTreeSet<(String, String)>,
+    /// The stack's outputs (the summary).
+    pub outputs: Struct,
+}
+
+/// Checks the protocol: no engine rule violated; the stack registered first and the explicit
+/// provider (type, version, parent) second; every read once, parented to the stack, through the
+/// provider's `urn::id` reference, named without `::`; the stack's outputs registered.
+pub fn check_engine_run(m: &FakeMonitor, provider_type: &str, version: &str) -> EngineRun {
+    let rec = m.record();
+    assert!(
+        rec.violations.is_empty(),
+        "engine rule violations: {:?}",
+        rec.violations
+    );
+    let Call::Register(stack, stack_urn) = &rec.calls[0] else {
+        panic!("first call: {:?}", rec.calls[0])
+    };
+    assert_eq!(stack.r#type, "pulumi:pulumi:Stack");
+    assert_eq!(stack_urn, &m.stack_urn());
+    let Call::Register(provider, provider_urn) = &rec.calls[1] else {
+        panic!("second call: {:?}", rec.calls[1])
+    };
+    assert_eq!(provider.r#type, provider_type);
+    assert_eq!(provider.version, version);
+    assert_eq!(provider.parent, *stack_urn);
+    assert!(provider.custom);
+
+    let mut reads = BTreeSet::new();
+    for call in &rec.calls {
+        let Call::Read(r, urn) = call else { continue };
+        assert_eq!(r.parent, *stack_urn, "{urn}");
+        assert!(
+            r.provider.starts_with(&format!("{provider_urn}::"))
+                && r.provider.len() > provider_urn.len() + 2,
+            "provider ref {}",
+            r.provider
+        );
+        assert!(!r.name.is_empty() && !r.name.contains("::"), "{}", r.name);
+        assert!(
+            reads.insert((r.r#type.clone(), r.id.clone())),
+            "{} {} read twice",
+            r.r#type,
+            r.id
+        );
+    }
+    let outputs = rec
+        .calls
+        .iter()
+        .find_map(|c| match c {
+            Call::Outputs(o) if o.urn == *stack_urn => o.outputs.clone(),
+            _ => None,
+        })
+        .expect("stack outputs registered");
+    EngineRun {
+        provider_inputs: provider.object.clone().expect("provider inputs"),
+        reads,
+        outputs,
     }
 }
