@@ -603,3 +603,40 @@ async fn excluded_groups_parent_their_resources_to_the_stack_without_counting_a_
     assert_eq!(number(&outputs, &["failed"]), Some(0.0));
     assert_eq!(number(&outputs, &["skipped"]), Some(groups as f64));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_schema_the_run_warns_how_to_get_the_exact_mapping() {
+    let (arm, _) = estate();
+    let fakes = start_estate(arm).await;
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut env = host_env(
+        &monitor,
+        &[
+            ("cloud", "azure"),
+            ("subscription", SUB),
+            ("location", "westus2"),
+            ("armEndpoint", &fakes.arm_url),
+        ],
+    );
+    env.extend(azure_env(&fakes));
+
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let rec = monitor.record();
+    let warnings = logs(&rec.calls, 2);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("no provider schema for azure-native 3.29.0")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("azureSchema")),
+        "{warnings:?}"
+    );
+    // The built-in rules still read the common types.
+    assert!(reads(&rec.calls)
+        .iter()
+        .any(|(_, r, _)| r.r#type == RG_TOKEN));
+}
