@@ -543,6 +543,18 @@ async fn list_mode_prints_ndjson_without_secret_data() {
         .filter(|(t, _)| t.starts_with("kubernetes:core/") && !t.ends_with(":Namespace"))
         .collect();
     assert_eq!(got.keys().collect::<Vec<_>>(), want);
+    // Types the filters rule out are not even listed.
+    let requests = kube.record().requests.clone();
+    assert!(
+        !requests.iter().any(|r| r.contains("/deployments")),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("/api/v1/namespaces?")),
+        "{requests:?}"
+    );
 }
 
 #[cfg(unix)]

@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::clouds::Cloud;
 use crate::discover::{ProviderSpec, ScanEvent, Scanner};
+use crate::filter::TypeFilter;
 use crate::naming::name_for;
 use crate::retry::{RateGovernor, RetryPolicy};
 use crate::settings::{InputError, Settings};
@@ -34,6 +35,8 @@ pub struct KubernetesScanner {
     provider: ProviderSpec,
     default_exclusions: bool,
     page_size: u32,
+    /// Types the include/exclude filters rule out are not listed at all.
+    filter: TypeFilter,
 }
 
 impl KubernetesScanner {
@@ -49,6 +52,7 @@ impl KubernetesScanner {
                 ))
             })?,
         };
+        let filter = TypeFilter::new(&settings.include, &settings.exclude)?;
         let (mut config, context, from_kubeconfig) = load_config(settings.get("context")).await?;
         // kube's own retry layer retries 503s many times with growing delays; ours is bounded and
         // shared with every other cloud.
@@ -75,6 +79,7 @@ impl KubernetesScanner {
             provider,
             default_exclusions,
             page_size,
+            filter,
         })
     }
 }
@@ -232,9 +237,23 @@ impl KubernetesScanner {
             scope: self.context.clone(),
             page_size: self.page_size,
         };
-        let total = found.targets.len();
+        // Listing a type only to drop everything it holds would cost API calls for nothing.
+        let (targets, filtered): (Vec<_>, Vec<_>) = found
+            .targets
+            .into_iter()
+            .partition(|t| self.filter.allows(&t.token()));
+        for t in filtered {
+            let reason = "excluded by the include/exclude filters".to_string();
+            let _ = tx
+                .send(ScanEvent::TypeSkipped {
+                    cloud_type: t.cloud_type(),
+                    reason,
+                })
+                .await;
+        }
+        let total = targets.len();
         let done = std::sync::atomic::AtomicUsize::new(0);
-        stream::iter(found.targets)
+        stream::iter(targets)
             .for_each_concurrent(LIST_CONCURRENCY, |target| {
                 let (tx, lister, done) = (tx.clone(), &lister, &done);
                 async move {
