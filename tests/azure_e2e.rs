@@ -90,7 +90,7 @@ fn engine_env(monitor: &FakeMonitor, fakes: &Fakes, location: &str) -> Vec<(Stri
             ("subscription", SUB),
             ("location", location),
             ("armEndpoint", &fakes.arm_url),
-            ("azureSchema", &schema),
+            ("schemaFile", &schema),
         ],
     );
     env.extend(azure_env(fakes));
@@ -511,7 +511,7 @@ async fn import_file_parents_resources_by_their_group_entry_name() {
     let home = tempfile::tempdir().unwrap();
     let out_path = home.path().join("import.json");
     let arm_endpoint = format!("armEndpoint={}", fakes.arm_url);
-    let schema = format!("azureSchema={}", schema_path());
+    let schema = format!("schemaFile={}", schema_path());
     let out = program::run(
         &[
             "--import",
@@ -632,7 +632,7 @@ async fn without_a_schema_the_run_warns_how_to_get_the_exact_mapping() {
         "{warnings:?}"
     );
     assert!(
-        warnings.iter().any(|w| w.contains("azureSchema")),
+        warnings.iter().any(|w| w.contains("schemaFile")),
         "{warnings:?}"
     );
     // The built-in rules still read the common types.

@@ -129,24 +129,18 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
         }
         Cloud::Azure => {
             let scanner = azure::AzureScanner::new(settings).await?;
-            if scanner.has_type_map() {
-                Box::new(scanner)
-            } else {
-                match provider_schema(settings, Cloud::Azure).await? {
-                    Ok(schema) => {
-                        let pairs = schema.resources.iter().filter_map(|(token, r)| {
-                            azure::mapping::import_sample_id(&r.description)
-                                .map(|id| (token.as_str(), id))
-                        });
-                        Box::new(
-                            scanner.with_type_map(azure::mapping::TypeMap::from_import_ids(pairs)),
-                        )
-                    }
-                    Err(why) => {
-                        warnings.push(why);
-                        warnings.push(azure::HOW_TO_GET_EXACT_MAPPING.to_string());
-                        Box::new(scanner)
-                    }
+            match provider_schema(settings, Cloud::Azure).await? {
+                Ok(schema) => {
+                    let pairs = schema.resources.iter().filter_map(|(token, r)| {
+                        azure::mapping::import_sample_id(&r.description)
+                            .map(|id| (token.as_str(), id))
+                    });
+                    Box::new(scanner.with_type_map(azure::mapping::TypeMap::from_import_ids(pairs)))
+                }
+                Err(why) => {
+                    warnings.push(why);
+                    warnings.push(azure::HOW_TO_GET_EXACT_MAPPING.to_string());
+                    Box::new(scanner)
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! mapping needs the schema), so the scanner warns when it is used.
 
 /// The exact mapping's instructions, shown in the fallback warning.
-pub const HOW_TO_GET_EXACT_MAPPING: &str = "type tokens are guessed from ARM types (right for the common types, not for all): for the exact mapping run `pulumi package get-schema azure-native > azure-native-schema.json` and set `pulumi-cloud-import:azureSchema` (or `-c azureSchema=<file>`) to that file";
+pub const HOW_TO_GET_EXACT_MAPPING: &str = "type tokens are guessed from ARM types (right for the common types, not for all): for the exact mapping run `pulumi package get-schema azure-native > azure-native-schema.json` and set `pulumi-cloud-import:schemaFile` (or `-c schemaFile=<file>`) to that file";
 
 /// ARM types (lowercase `Namespace/type[/childType...]`) whose token is not the namespace's module
 /// plus the singular of the last segment.

@@ -5,8 +5,10 @@
 //! Settings (flag, `-c key=value` or stack config `pulumi-cloud-import:<key>`):
 //! - `subscription` (else `ARM_SUBSCRIPTION_ID` or `AZURE_SUBSCRIPTION_ID`): required;
 //! - `location` (else `ARM_LOCATION`): one location, a comma list, or `all`; required;
-//! - `azureSchema`: a file written by `pulumi package get-schema azure-native`, for the exact
-//!   token mapping (without it a built-in mapping is used, with a warning);
+//! - the exact token mapping comes from the installed azure-native schema, which the scanner factory
+//!   loads (`schema` module: engine loader, installed plugin, or the shared `schemaFile` setting) and
+//!   passes in with [`AzureScanner::with_type_map`]; without it a built-in mapping is used, with a
+//!   warning;
 //! - `armEndpoint`: the Resource Manager URL, when it is not the one of `ARM_ENVIRONMENT`.
 //!
 //! Credentials: see `credentials`. The constructor checks the subscription with one GET, so bad
@@ -146,11 +148,6 @@ impl AzureScanner {
         }
         let locations = Locations::parse(location_values, &settings.describe("location"))?;
         let version = Cloud::Azure.provider_version(settings)?;
-        let types = match settings.get("azureSchema") {
-            None => None,
-            Some(path) => Some(load_schema(path, &settings.describe("azureSchema"))?),
-        };
-
         let cloud = AzureCloud::from_lookup(env)?;
         let endpoint_text = settings
             .get("armEndpoint")
@@ -184,14 +181,9 @@ impl AzureScanner {
             subscription,
             locations,
             arm,
-            types,
+            types: None,
             version,
         })
-    }
-
-    /// Whether an exact type table is loaded (from `azureSchema` or [`AzureScanner::with_type_map`]).
-    pub fn has_type_map(&self) -> bool {
-        self.types.is_some()
     }
 
     /// Uses an exact type table (for example built from the installed plugin's schema).
@@ -199,20 +191,6 @@ impl AzureScanner {
         self.types = Some(types);
         self
     }
-}
-
-fn load_schema(path: &str, describe: &str) -> Result<TypeMap, InputError> {
-    let text = std::fs::read(path)
-        .map_err(|e| InputError::new(format!("{describe}: cannot read {path:?}: {e}")))?;
-    let map = TypeMap::from_schema_json(&text).map_err(|e| {
-        InputError::new(format!("{describe}: {path:?} is not a package schema: {e}"))
-    })?;
-    if map.is_empty() {
-        return Err(InputError::new(format!(
-            "{describe}: {path:?} has no azure-native resources with import ids"
-        )));
-    }
-    Ok(map)
 }
 
 /// One GET of the subscription: proves the credential and the subscription before listing.
