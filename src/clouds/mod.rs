@@ -163,7 +163,11 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
                 }
                 Err(why) => {
                     warnings.push(why);
-                    Box::new(scanner)
+                    warnings.push(format!(
+                        "mapping OCI search types with a built-in list of {} common pulumi-oci types; other types are skipped",
+                        oci::builtin::TOKENS.len()
+                    ));
+                    Box::new(scanner.with_schema_tokens(oci::builtin::TOKENS))
                 }
             }
         }

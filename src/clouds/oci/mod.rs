@@ -8,6 +8,7 @@
 //! compartment that cannot be listed after retries makes the scan incomplete.
 
 pub mod auth;
+pub mod builtin;
 pub mod config_file;
 pub mod mapping;
 pub mod read_id;
