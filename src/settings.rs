@@ -119,7 +119,8 @@ pub struct Settings {
     pub debug: bool,
     /// Present in engine mode.
     pub pulumi: Option<PulumiEnv>,
-    values: BTreeMap<String, String>,
+    /// key -> (value, where it was set: the stack config key, variable or flag to name in errors).
+    values: BTreeMap<String, (String, String)>,
 }
 
 impl Settings {
@@ -150,7 +151,7 @@ impl Settings {
                 let prefix = format!("{ns}:");
                 for (k, v) in &p.config {
                     if let Some(key) = k.strip_prefix(&prefix) {
-                        values.insert(key.to_string(), v.clone());
+                        values.insert(key.to_string(), (v.clone(), k.clone()));
                     }
                 }
             }
@@ -160,46 +161,54 @@ impl Settings {
             ("debug", "PULUMI_CLOUD_IMPORT_DEBUG"),
         ] {
             if let Some(v) = env(var) {
-                values.insert(key.to_string(), v);
+                values.insert(key.to_string(), (v, var.to_string()));
             }
         }
         let flags = [
-            ("cloud", cli.cloud),
-            ("workers", cli.workers),
-            ("providerVersion", cli.provider_version),
-            ("context", cli.context),
-            ("region", cli.region),
-            ("subscription", cli.subscription),
-            ("location", cli.location),
-            ("compartment", cli.compartment),
-            ("profile", cli.profile),
+            ("cloud", "--cloud", cli.cloud),
+            ("workers", "--workers", cli.workers),
+            (
+                "providerVersion",
+                "--provider-version",
+                cli.provider_version,
+            ),
+            ("context", "--context", cli.context),
+            ("region", "--region", cli.region),
+            ("subscription", "--subscription", cli.subscription),
+            ("location", "--location", cli.location),
+            ("compartment", "--compartment", cli.compartment),
+            ("profile", "--profile", cli.profile),
+            (
+                "include",
+                "--include",
+                (!cli.include.is_empty()).then(|| cli.include.join(",")),
+            ),
+            (
+                "exclude",
+                "--exclude",
+                (!cli.exclude.is_empty()).then(|| cli.exclude.join(",")),
+            ),
+            (
+                "defaultExclusions",
+                "--no-default-exclusions",
+                cli.no_default_exclusions.then(|| "false".into()),
+            ),
+            ("debug", "--debug", cli.debug.then(|| "true".into())),
         ];
-        for (key, v) in flags {
+        for (key, flag, v) in flags {
             if let Some(v) = v {
-                values.insert(key.to_string(), v);
+                values.insert(key.to_string(), (v, flag.to_string()));
             }
-        }
-        if !cli.include.is_empty() {
-            values.insert("include".into(), cli.include.join(","));
-        }
-        if !cli.exclude.is_empty() {
-            values.insert("exclude".into(), cli.exclude.join(","));
-        }
-        if cli.no_default_exclusions {
-            values.insert("defaultExclusions".into(), "false".into());
-        }
-        if cli.debug {
-            values.insert("debug".into(), "true".into());
         }
         for pair in cli.config {
             let (k, v) = pair.split_once('=').ok_or_else(|| {
                 InputError::new(format!("--config takes KEY=VALUE, not {pair:?}"))
             })?;
-            let k = k.strip_prefix(&format!("{NAMESPACE}:")).unwrap_or(k);
-            values.insert(k.trim().to_string(), v.to_string());
+            let k = k.strip_prefix(&format!("{NAMESPACE}:")).unwrap_or(k).trim();
+            values.insert(k.to_string(), (v.to_string(), format!("--config {k}")));
         }
 
-        let cloud_text = values.get("cloud").cloned().ok_or_else(|| {
+        let cloud_text = values.get("cloud").map(|(v, _)| v.clone()).ok_or_else(|| {
             InputError::new(if mode == Mode::Engine {
                 "pulumi-cloud-import:cloud is not set: run `pulumi config set pulumi-cloud-import:cloud <aws|azure|kubernetes|oci>`"
             } else {
@@ -220,7 +229,7 @@ impl Settings {
         };
         settings.workers = match settings.get("workers") {
             None => DEFAULT_WORKERS,
-            Some(text) => parse_workers(text)?,
+            Some(text) => parse_workers(&settings.describe("workers"), text)?,
         };
         settings.include = settings.get_list("include")?;
         settings.exclude = settings.get_list("exclude")?;
@@ -232,7 +241,7 @@ impl Settings {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(key)
-            .map(String::as_str)
+            .map(|(v, _)| v.as_str())
             .filter(|v| !v.is_empty())
     }
 
@@ -272,20 +281,22 @@ impl Settings {
             .collect())
     }
 
-    /// How to name a key in an error message: the config key under Pulumi, the flag otherwise.
+    /// How to name a key in an error message: where it was set (the stack config key, variable or
+    /// flag), or where to set it when it is not set.
     pub fn describe(&self, key: &str) -> String {
-        match self.mode {
-            Mode::Engine => format!("{NAMESPACE}:{key}"),
-            _ => format!("setting {key:?}"),
+        match (self.values.get(key), &self.mode) {
+            (Some((_, origin)), _) => origin.clone(),
+            (None, Mode::Engine) => format!("{NAMESPACE}:{key}"),
+            (None, _) => format!("--config {key}"),
         }
     }
 }
 
-fn parse_workers(text: &str) -> Result<usize, InputError> {
+fn parse_workers(origin: &str, text: &str) -> Result<usize, InputError> {
     match text.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
         _ => Err(InputError::new(format!(
-            "PULUMI_CLOUD_IMPORT_WORKERS must be a whole number from 1 to {MAX_WORKERS}, not {text:?}"
+            "{origin} must be a whole number from 1 to {MAX_WORKERS}, not {text:?}"
         ))),
     }
 }
@@ -350,6 +361,32 @@ mod tests {
         env2.push(("PULUMI_CLOUD_IMPORT_WORKERS", "7"));
         assert_eq!(settings(&[], &env2).unwrap().workers, 7);
         assert_eq!(settings(&["--workers", "9"], &env2).unwrap().workers, 9);
+    }
+
+    #[test]
+    fn errors_name_where_the_bad_value_was_set() {
+        let err =
+            settings(&["--list", "--cloud", "kubernetes", "--workers", "0"], &[]).unwrap_err();
+        assert!(err.to_string().starts_with("--workers must be"), "{err}");
+        let err = settings(
+            &["--list", "--cloud", "kubernetes", "-c", "debug=maybe"],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--config debug must be true or false"),
+            "{err}"
+        );
+        let env = [("PULUMI_CLOUD_IMPORT_DEBUG", "maybe")];
+        let err = settings(&["--list", "--cloud", "kubernetes"], &env).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("PULUMI_CLOUD_IMPORT_DEBUG must be"),
+            "{err}"
+        );
+        let s = settings(&["--list", "--cloud", "kubernetes"], &[]).unwrap();
+        assert_eq!(s.describe("region"), "--config region");
     }
 
     #[test]
