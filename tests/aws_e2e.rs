@@ -15,7 +15,8 @@ use std::path::Path;
 use fake_aws::{Account, FakeAws, FakeType, Res, ACCESS_KEY};
 use serde_json::json;
 use support::checks::{
-    self, assert_counts_add_up, bool_field, check_import_file, logs, string_field, EngineRun,
+    self, assert_counts_add_up, assert_ended_with_shutdown, bool_field, check_import_file, logs,
+    string_field, EngineRun,
 };
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
 use support::program::{self, host_env};
@@ -218,16 +219,7 @@ async fn pulumi_up_reads_every_resource_once_and_global_types_only_in_the_design
             .contains(&("aws-native:s3:AccessPoint".into(), "bucket-2|ap-2".into())));
 
         let rec = monitor.record();
-        let last = rec
-            .calls
-            .iter()
-            .rposition(|c| !matches!(c, Call::Log(_)))
-            .unwrap();
-        assert!(
-            matches!(rec.calls[last], Call::Shutdown),
-            "last call: {:?}",
-            rec.calls[last]
-        );
+        assert_ended_with_shutdown(&rec);
         drop(rec);
 
         let o = &run.outputs;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use fake_azure::{estate, secret_env, start_estate, tls, Fakes, SUB};
 use prost_types::value::Kind;
 use prost_types::Struct;
-use support::checks::check_import_file;
+use support::checks::{assert_ended_with_shutdown, check_import_file};
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
 use support::program::{self, host_env};
 
@@ -192,17 +192,7 @@ async fn pulumi_up_reads_groups_first_and_parents_resources_by_their_group() {
             }),
         Some(SUB)
     );
-    let last = rec
-        .calls
-        .iter()
-        .rposition(|c| !matches!(c, Call::Log(_)))
-        .unwrap();
-    assert!(
-        matches!(rec.calls[last], Call::Shutdown),
-        "last call: {:?}",
-        rec.calls[last]
-    );
-    assert_eq!(rec.reads_in_flight_at_shutdown, Some(0));
+    assert_ended_with_shutdown(&rec);
 
     let reads = reads(&rec.calls);
     // One read per resource, each with the token its id maps to; nothing out of the location

@@ -7,7 +7,9 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use support::checks::check_import_file;
+use support::checks::{
+    assert_ended_with_shutdown, check_engine_run, check_import_file, string_field,
+};
 use support::fake_kube::{FakeKube, FakeObject, FakeType, KubeOptions, SECRET_DATA};
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, UNKNOWN_ID};
 use support::program::{self, host_env};
@@ -197,72 +199,19 @@ async fn pulumi_up_reads_every_object_once_with_bounded_concurrency() {
     assert_eq!(out.stdout, "", "stdout must stay quiet under Pulumi");
     assert_eq!(out.stderr, "", "stderr must stay quiet under Pulumi");
 
-    let rec = monitor.record();
-    assert!(
-        rec.violations.is_empty(),
-        "engine rule violations: {:?}",
-        rec.violations
-    );
-    // Call order: stack, provider, reads..., outputs, shutdown.
-    let Call::Register(stack, stack_urn) = &rec.calls[0] else {
-        panic!("first call: {:?}", rec.calls[0])
-    };
-    assert_eq!(stack.r#type, "pulumi:pulumi:Stack");
-    assert_eq!(stack.name, "pulumi-cloud-import-dev");
-    assert_eq!(stack_urn, &monitor.stack_urn());
-    let Call::Register(provider, provider_urn) = &rec.calls[1] else {
-        panic!("second call: {:?}", rec.calls[1])
-    };
-    assert_eq!(provider.r#type, "pulumi:providers:kubernetes");
-    assert_eq!(provider.version, "4.32.0");
-    assert_eq!(provider.parent, *stack_urn);
-    assert!(provider.custom);
-    let ctx = provider
-        .object
-        .as_ref()
-        .unwrap()
-        .fields
-        .get("context")
-        .cloned();
-    assert!(
-        format!("{ctx:?}").contains("prod-cluster"),
-        "provider context input: {ctx:?}"
-    );
-    let last = rec
-        .calls
-        .iter()
-        .rposition(|c| !matches!(c, Call::Log(_)))
-        .unwrap();
-    assert!(
-        matches!(rec.calls[last], Call::Shutdown),
-        "last call: {:?}",
-        rec.calls[last]
-    );
+    // Call order, provider registration and every read's parent, provider and name.
+    let run = check_engine_run(&monitor, "pulumi:providers:kubernetes", "4.32.0");
     assert_eq!(
-        rec.reads_in_flight_at_shutdown,
-        Some(0),
-        "shutdown signalled with reads in flight"
+        string_field(&run.provider_inputs, "context").as_deref(),
+        Some("prod-cluster")
     );
-
-    let mut seen = HashSet::new();
-    let mut got = BTreeMap::new();
-    for call in &rec.calls {
-        let Call::Read(r, urn) = call else { continue };
-        assert!(seen.insert(urn.clone()), "read twice: {urn}");
-        assert_eq!(r.parent, *stack_urn);
-        assert!(
-            r.provider.starts_with(&format!("{provider_urn}::")),
-            "provider ref {}",
-            r.provider
-        );
-        assert!(r.accept_secrets && r.accept_resources);
-        assert!(!r.name.contains("::"));
-        got.insert((r.r#type.clone(), r.id.clone()), ());
-    }
+    let got: BTreeMap<(String, String), ()> = run.reads.into_iter().map(|k| (k, ())).collect();
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>()
     );
+    let rec = monitor.record();
+    assert_ended_with_shutdown(&rec);
     assert_eq!(
         monitor.max_in_flight(),
         4,

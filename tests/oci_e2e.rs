@@ -18,7 +18,8 @@ use fake_oci::{keys, FakeOci};
 use prost_types::Struct;
 use serde_json::{json, Value};
 use support::checks::{
-    self, assert_counts_add_up, bool_field, check_import_file, logs, string_field,
+    self, assert_counts_add_up, assert_ended_with_shutdown, bool_field, check_import_file, logs,
+    string_field,
 };
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
 use support::program::{self, host_env};
@@ -274,16 +275,7 @@ async fn pulumi_up_reads_the_tenancy_with_mapped_tokens_and_read_ids() {
     assert_eq!(reads, expected());
 
     let rec = monitor.record();
-    let last = rec
-        .calls
-        .iter()
-        .rposition(|c| !matches!(c, Call::Log(_)))
-        .unwrap();
-    assert!(
-        matches!(rec.calls[last], Call::Shutdown),
-        "last call: {:?}",
-        rec.calls[last]
-    );
+    assert_ended_with_shutdown(&rec);
     drop(rec);
 
     assert_counts_add_up(&outputs);

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 use prost_types::{value::Kind, Struct};
 use serde_json::Value;
 
-use super::fake_monitor::{number, Call, FakeMonitor};
+use super::fake_monitor::{number, Call, FakeMonitor, Record};
 
 pub fn string_field(s: &Struct, key: &str) -> Option<String> {
     match s.fields.get(key)?.kind.as_ref()? {
@@ -137,6 +137,7 @@ pub fn check_engine_run(m: &FakeMonitor, provider_type: &str, version: &str) -> 
         panic!("first call: {:?}", rec.calls[0])
     };
     assert_eq!(stack.r#type, "pulumi:pulumi:Stack");
+    assert_eq!(stack.name, "pulumi-cloud-import-dev");
     assert_eq!(stack_urn, &m.stack_urn());
     let Call::Register(provider, provider_urn) = &rec.calls[1] else {
         panic!("second call: {:?}", rec.calls[1])
@@ -177,4 +178,24 @@ pub fn check_engine_run(m: &FakeMonitor, provider_type: &str, version: &str) -> 
         reads,
         outputs,
     }
+}
+
+/// The run ended as the protocol asks: SignalAndWaitForShutdown was the last call (logs aside) and
+/// no read was still in flight when it came.
+pub fn assert_ended_with_shutdown(rec: &Record) {
+    let last = rec
+        .calls
+        .iter()
+        .rposition(|c| !matches!(c, Call::Log(_)))
+        .expect("calls");
+    assert!(
+        matches!(rec.calls[last], Call::Shutdown),
+        "last call: {:?}",
+        rec.calls[last]
+    );
+    assert_eq!(
+        rec.reads_in_flight_at_shutdown,
+        Some(0),
+        "shutdown signalled with reads in flight"
+    );
 }
