@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use cloud_import::proto::{ProgramInfo, RunRequest};
+use cloud_import::proto::{ProgramInfo, RunRequest, RunResponse};
 use support::fake_kube::{FakeKube, FakeObject, FakeType, KubeOptions};
 use support::fake_monitor::{Call, FakeMonitor, MonitorOptions};
 
@@ -69,33 +69,36 @@ fn run_request(root: &std::path::Path, monitor: &FakeMonitor) -> RunRequest {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn host_runs_the_program_which_reads_the_cluster_into_the_engine() {
-    let kube = FakeKube::start(cluster()).await;
+/// Starts the host as the CLI does (engine address = the fake engine), has it `Run` the real
+/// program against `kube`, and returns the engine, the response and the host's output.
+async fn run_through_host(kube: FakeKube) -> (FakeMonitor, RunResponse, String) {
     let monitor = FakeMonitor::start(MonitorOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let kubeconfig = kube.write_kubeconfig(&root, "prod");
-    let program = env!("CARGO_BIN_EXE_pulumi-cloud-import");
-    let kubeconfig = kubeconfig.display().to_string();
+    let kubeconfig = kube.write_kubeconfig(&root, "prod").display().to_string();
     let env = [
-        ("PULUMI_CLOUD_IMPORT_PROGRAM", program),
+        (
+            "PULUMI_CLOUD_IMPORT_PROGRAM",
+            env!("CARGO_BIN_EXE_pulumi-cloud-import"),
+        ),
         ("KUBECONFIG", kubeconfig.as_str()),
     ];
-    let mut host = langhost_support::Host::start_with_engine(
-        &root,
-        &env,
-        Some(monitor.engine_addr.to_string()),
-    )
-    .await;
-
+    let engine = Some(monitor.engine_addr.to_string());
+    let mut host = langhost_support::Host::start_with_engine(&root, &env, engine).await;
     let response = host
         .client
         .run(run_request(&root, &monitor))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(response.error, "", "host output: {}", host.output());
+    (monitor, response, host.output())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_runs_the_program_which_reads_the_cluster_into_the_engine() {
+    let kube = FakeKube::start(cluster()).await;
+    let (monitor, response, output) = run_through_host(kube).await;
+    assert_eq!(response.error, "", "host output: {output}");
     assert!(!response.bail);
 
     let rec = monitor.record();
@@ -118,28 +121,7 @@ async fn incomplete_discovery_reaches_the_cli_as_bail() {
     let mut opts = cluster();
     opts.broken.insert("deployments");
     let kube = FakeKube::start(opts).await;
-    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    let kubeconfig = kube.write_kubeconfig(&root, "prod").display().to_string();
-    let program = env!("CARGO_BIN_EXE_pulumi-cloud-import");
-    let env = [
-        ("PULUMI_CLOUD_IMPORT_PROGRAM", program),
-        ("KUBECONFIG", kubeconfig.as_str()),
-    ];
-    let mut host = langhost_support::Host::start_with_engine(
-        &root,
-        &env,
-        Some(monitor.engine_addr.to_string()),
-    )
-    .await;
-
-    let response = host
-        .client
-        .run(run_request(&root, &monitor))
-        .await
-        .unwrap()
-        .into_inner();
+    let (monitor, response, _) = run_through_host(kube).await;
     assert!(response.bail, "exit 32 must become bail: {response:?}");
     let logged_error = monitor
         .logs()
