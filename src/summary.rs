@@ -136,7 +136,7 @@ impl Summary {
             t.read,
             t.failed,
             t.skipped,
-            t.discovered - t.read - t.failed - t.skipped,
+            t.discovered.saturating_sub(t.read + t.failed + t.skipped),
             self.elapsed().as_secs_f64()
         )
     }
