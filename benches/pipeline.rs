@@ -9,7 +9,7 @@
 #[allow(dead_code)]
 mod fake_monitor;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloud_import::discover::{Discovered, ProviderSpec, ScanEvent};
@@ -19,7 +19,6 @@ use cloud_import::pulumi::{client, env::PulumiEnv};
 use cloud_import::report::Reporter;
 use cloud_import::sink::engine::EngineSink;
 use cloud_import::sink::Sink;
-use cloud_import::summary::Summary;
 use fake_monitor::{FakeMonitor, MonitorOptions};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -75,19 +74,17 @@ async fn run(n: usize, workers: usize, latency: Duration) {
         inputs: Default::default(),
     };
     sink.start(&provider).await.unwrap();
-    let summary = Arc::new(Mutex::new(Summary::new()));
     let pipeline = Pipeline {
         workers,
         filter: TypeFilter::all(),
         sink: Arc::new(sink),
         reporter: Arc::new(Reporter::engine(client::engine(engine), false)),
-        summary: summary.clone(),
         grace: Duration::ZERO,
     };
     let start = Instant::now();
-    pipeline.run(synthetic(n), CancellationToken::new()).await;
+    let ran = pipeline.run(synthetic(n), CancellationToken::new()).await;
     let wall = start.elapsed();
-    let totals = summary.lock().unwrap().totals();
+    let totals = ran.summary.totals();
     assert_eq!(totals.read as usize, n, "every resource must be read");
     let bound = latency.as_secs_f64() * n as f64 / workers as f64;
     println!(

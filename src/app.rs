@@ -1,17 +1,19 @@
 //! One run from start to exit code: build the scanner, connect the sink, drive the pipeline, report.
 //!
-//! Exit codes: 0 success; 2 bad input (nothing was started); 32 "already reported" (incomplete
-//! discovery, an interrupted run, or a fatal engine error, each logged first), which Pulumi's language
-//! hosts turn into a failed update without discarding state; 1 for other failures without Pulumi.
+//! Exit codes (the README lists the same): 0 success; 2 bad input (nothing was started); 32 "already
+//! reported" (incomplete discovery, an interrupted run under Pulumi, the engine ending the update or
+//! unreachable, or a fatal engine error, each logged first), which Pulumi's language hosts turn into a
+//! failed update without discarding state; 1 for other failures without Pulumi; 130 interrupted
+//! without Pulumi.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::clouds;
 use crate::filter::TypeFilter;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Ending, Pipeline, Ran};
 use crate::pulumi::client;
 use crate::report::Reporter;
 use crate::settings::{InputError, Mode, Settings};
@@ -82,8 +84,11 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
                     Box::new(EngineSink::new(client::monitor(monitor), env)),
                 ),
                 Err((var, addr, e)) => {
-                    eprintln!("error: cannot connect to the Pulumi engine at {var}={addr}: {e}");
-                    return EXIT_FAILED;
+                    // Nothing to log through: the engine is what cannot be reached. Under Pulumi
+                    // stderr still reaches the update's diagnostics, and 32 fails the update.
+                    let cause = crate::oneline::chain(&e);
+                    eprintln!("error: cannot reach the Pulumi engine at {var}={addr}: {cause}");
+                    return EXIT_BAIL;
                 }
             }
         }
@@ -117,31 +122,48 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         .await;
 
     let sink: Arc<dyn Sink> = Arc::from(sink);
-    let summary = Arc::new(Mutex::new(Summary::new()));
     let pipeline = Pipeline {
         workers: settings.workers,
         filter: prepared.filter,
         sink: sink.clone(),
         reporter: reporter.clone(),
-        summary: summary.clone(),
         grace: Duration::from_secs(if engine_mode { 2 } else { 0 }),
     };
-    let cancelled = pipeline.run(prepared.scanner.discover(), shutdown).await;
-    let summary = std::mem::take(&mut *summary.lock().expect("summary lock"));
+    let Ran { summary, ending } = pipeline
+        .run(
+            crate::discover::harness::discover(prepared.scanner),
+            shutdown,
+        )
+        .await;
 
-    if cancelled {
-        reporter
-            .error(&format!(
-                "interrupted: stopped issuing reads ({})",
-                summary.line()
-            ))
-            .await;
-        reporter.finish();
-        return if engine_mode {
-            EXIT_BAIL
-        } else {
-            EXIT_INTERRUPTED
-        };
+    match ending {
+        Ending::Finished => {}
+        Ending::Interrupted => {
+            reporter
+                .error(&format!(
+                    "interrupted: stopped issuing reads ({})",
+                    summary.line()
+                ))
+                .await;
+            reporter.finish();
+            return if engine_mode {
+                EXIT_BAIL
+            } else {
+                EXIT_INTERRUPTED
+            };
+        }
+        Ending::EngineEnded(cause) => {
+            // No RegisterResourceOutputs and no shutdown signal: the engine has already ended the
+            // update, and every later monitor call would only be refused.
+            reporter.finish();
+            reporter
+                .error(&format!(
+                    "the engine ended the update ({cause}); stopped listing and reading: {}",
+                    summary.line()
+                ))
+                .await;
+            return EXIT_BAIL;
+        }
     }
 
     for (reason, types) in summary.types_skipped_by_reason() {
@@ -154,6 +176,15 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         let list = shown.join(", ");
         reporter
             .warn(&format!("not listed: {n} type(s) ({list}{more}): {reason}"))
+            .await;
+    }
+    for (ty, namespaces, reason) in &summary.namespaces_skipped {
+        let n = namespaces.len();
+        let list = namespaces.join(", ");
+        reporter
+            .warn(&format!(
+                "{ty} not listed in {n} namespace(s) ({list}): {reason}"
+            ))
             .await;
     }
     let finished = sink.finish(&summary).await;
@@ -203,6 +234,12 @@ fn final_line(settings: &Settings, summary: &Summary) -> String {
         line.push_str(&format!(
             "; {} types not listed",
             summary.types_skipped.len()
+        ));
+    }
+    if !summary.namespaces_skipped.is_empty() {
+        line.push_str(&format!(
+            "; {} types not listed in some namespaces",
+            summary.namespaces_skipped.len()
         ));
     }
     if summary.parent_fallbacks > 0 {

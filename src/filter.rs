@@ -3,7 +3,7 @@
 
 use globset::{GlobSet, GlobSetBuilder};
 
-use crate::settings::InputError;
+use crate::input_error::InputError;
 
 #[derive(Debug, Clone)]
 pub struct TypeFilter {

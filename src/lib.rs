@@ -5,11 +5,15 @@
 //! a bounded worker pool) -> a `sink` (the engine, an import file, stdout). `app` wires one run.
 
 pub mod app;
+pub mod cloud;
 pub mod clouds;
 pub mod discover;
 pub mod filter;
+pub mod http;
+pub mod input_error;
 pub mod langhost;
 pub mod naming;
+pub mod oneline;
 pub mod pipeline;
 pub mod pulumi;
 pub mod report;

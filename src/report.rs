@@ -110,22 +110,30 @@ impl Reporter {
                     ephemeral,
                 };
                 let mut engine = engine.clone();
-                // A failed log call is not worth failing the run for; there is nowhere else to say it.
-                let _ = tokio::time::timeout(LOG_TIMEOUT, engine.log(req)).await;
+                // A failed log call is not worth failing the run for. A warning or error that the
+                // engine did not take (it has gone away) still goes to stderr, which the language
+                // host shows if anyone is still listening.
+                let sent = tokio::time::timeout(LOG_TIMEOUT, engine.log(req)).await;
+                if !matches!(sent, Ok(Ok(_))) && severity as i32 >= LogSeverity::Warning as i32 {
+                    eprintln!("{}: {msg}", label(severity));
+                }
             }
             None => {
-                let label = match severity {
-                    LogSeverity::Debug => "debug",
-                    LogSeverity::Info => "info",
-                    LogSeverity::Warning => "warning",
-                    LogSeverity::Error => "error",
-                };
-                let line = format!("{label}: {msg}");
+                let line = format!("{}: {msg}", label(severity));
                 match &self.bar {
                     Some(bar) => bar.suspend(|| eprintln!("{line}")),
                     None => eprintln!("{line}"),
                 }
             }
         }
+    }
+}
+
+fn label(severity: LogSeverity) -> &'static str {
+    match severity {
+        LogSeverity::Debug => "debug",
+        LogSeverity::Info => "info",
+        LogSeverity::Warning => "warning",
+        LogSeverity::Error => "error",
     }
 }

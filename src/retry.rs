@@ -197,6 +197,16 @@ impl RateGovernor {
         s.paused_until = s.paused_until.max(now + pause);
     }
 
+    /// Holds every request back for `wait` (a service's `Retry-After` seen below the retry loop),
+    /// without counting a throttle or changing the rate: the retry loop does that once it sees the
+    /// error itself.
+    pub fn pause_for(&self, wait: Duration) {
+        let mut s = self.state.lock().expect("governor lock");
+        let until = Instant::now() + wait;
+        s.paused_until = s.paused_until.max(until);
+        s.tokens = 0.0;
+    }
+
     /// Current rate in requests/s.
     pub fn rate(&self) -> f64 {
         self.state.lock().expect("governor lock").rate

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::clouds::Cloud;
+use crate::cloud::Cloud;
+pub use crate::input_error::InputError;
 use crate::pulumi::env::PulumiEnv;
 
 /// The config namespace; stack config keys are `pulumi-cloud-import:<key>`.
@@ -21,16 +22,38 @@ pub const DEFAULT_WORKERS: usize = 3;
 /// Upper bound for `PULUMI_CLOUD_IMPORT_WORKERS`; the engine itself runs at most `--parallel` reads.
 pub const MAX_WORKERS: usize = 512;
 
-/// A bad flag, variable, config value or input file: printed as one line, exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InputError(String);
-
-impl InputError {
-    pub fn new(msg: impl Into<String>) -> Self {
-        InputError(msg.into())
-    }
-}
+/// Every key any part of the program reads (the README's Configuration table). A key set under
+/// `pulumi-cloud-import:` or with `-c` that is not here is a typo, and silently ignoring it would
+/// scan something other than what the user asked for.
+pub const KNOWN_KEYS: &[&str] = &[
+    // Every cloud.
+    "cloud",
+    "include",
+    "exclude",
+    "workers",
+    "providerVersion",
+    "debug",
+    "schemaFile",
+    // Kubernetes.
+    "context",
+    "defaultExclusions",
+    "pageSize",
+    // AWS and OCI.
+    "region",
+    "profile",
+    // AWS.
+    "globalRegion",
+    "globalResources",
+    "listConcurrency",
+    "rateLimit",
+    // OCI.
+    "compartment",
+    "endpoint",
+    // Azure.
+    "subscription",
+    "location",
+    "armEndpoint",
+];
 
 /// Command line of `pulumi-cloud-import`. Under `pulumi up` the program gets no arguments and every
 /// knob comes from stack config instead.
@@ -151,6 +174,11 @@ impl Settings {
                 let prefix = format!("{ns}:");
                 for (k, v) in &p.config {
                     if let Some(key) = k.strip_prefix(&prefix) {
+                        // Only our own namespace is checked: a project namespace may hold keys
+                        // that are not ours.
+                        if ns == NAMESPACE {
+                            check_known(key, &format!("{NAMESPACE}:"))?;
+                        }
                         values.insert(key.to_string(), (v.clone(), k.clone()));
                     }
                 }
@@ -205,6 +233,7 @@ impl Settings {
                 InputError::new(format!("--config takes KEY=VALUE, not {pair:?}"))
             })?;
             let k = k.strip_prefix(&format!("{NAMESPACE}:")).unwrap_or(k).trim();
+            check_known(k, "--config ")?;
             values.insert(k.to_string(), (v.to_string(), format!("--config {k}")));
         }
 
@@ -235,6 +264,14 @@ impl Settings {
         settings.exclude = settings.get_list("exclude")?;
         settings.debug = settings.get_bool("debug")?.unwrap_or(false);
         Ok(settings)
+    }
+
+    /// The provider plugin version for this run: `providerVersion`, or the cloud's pinned one.
+    pub fn provider_version(&self) -> Result<String, InputError> {
+        self.cloud.provider_version(
+            self.get("providerVersion"),
+            &self.describe("providerVersion"),
+        )
     }
 
     /// The raw value of a key, if set anywhere.
@@ -290,6 +327,28 @@ impl Settings {
             (None, _) => format!("--config {key}"),
         }
     }
+}
+
+/// An unknown key is bad input: one line naming it, as it was set (`prefix` + key), and the nearest
+/// known key.
+fn check_known(key: &str, prefix: &str) -> Result<(), InputError> {
+    if KNOWN_KEYS.contains(&key) {
+        return Ok(());
+    }
+    let nearest = KNOWN_KEYS
+        .iter()
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&key.to_lowercase(), &k.to_lowercase()),
+                *k,
+            )
+        })
+        .min()
+        .map(|(_, k)| k)
+        .unwrap_or("cloud");
+    Err(InputError::new(format!(
+        "{prefix}{key} is not a setting of this program; the nearest is {prefix}{nearest}"
+    )))
 }
 
 fn parse_workers(origin: &str, text: &str) -> Result<usize, InputError> {
@@ -387,6 +446,41 @@ mod tests {
         );
         let s = settings(&["--list", "--cloud", "kubernetes"], &[]).unwrap();
         assert_eq!(s.describe("region"), "--config region");
+    }
+
+    #[test]
+    fn unknown_keys_are_bad_input_naming_the_nearest_known_key() {
+        let env = [
+            ("PULUMI_MONITOR", "127.0.0.1:1"),
+            ("PULUMI_ENGINE", "127.0.0.1:2"),
+            ("PULUMI_PROJECT", "my-scan"),
+            ("PULUMI_STACK", "dev"),
+            (
+                "PULUMI_CONFIG",
+                r#"{"pulumi-cloud-import:cloud":"aws","pulumi-cloud-import:regoin":"us-west-2","my-scan:other":"x","aws:region":"y"}"#,
+            ),
+        ];
+        let err = settings(&[], &env).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "pulumi-cloud-import:regoin is not a setting of this program; the nearest is pulumi-cloud-import:region"
+        );
+        let err = settings(&["--list", "--cloud", "aws", "-c", "pagesize=5"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--config pagesize is not a setting"),
+            "{err}"
+        );
+        assert!(err.ends_with("--config pageSize"), "{err}");
+        // Every documented key is known.
+        for key in KNOWN_KEYS {
+            let pair = format!("{key}=x");
+            let res = settings(&["--list", "--cloud", "aws", "-c", &pair], &[]);
+            if let Err(e) = res {
+                assert!(!e.to_string().contains("is not a setting"), "{e}");
+            }
+        }
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Summary {
     pub types: BTreeMap<String, TypeLedger>,
     /// (cloud type, reason) of types that were deliberately not listed.
     pub types_skipped: Vec<(String, String)>,
+    /// (cloud type, namespaces, reason) of types listed in some namespaces but not in these.
+    pub namespaces_skipped: Vec<(String, Vec<String>, String)>,
     /// (what, reason) of listings that failed: the scan is incomplete.
     pub incomplete: Vec<(String, String)>,
     /// Children read under the stack because their parent's read failed or was not attempted.
@@ -60,6 +62,7 @@ impl Summary {
             started: Instant::now(),
             types: BTreeMap::new(),
             types_skipped: Vec::new(),
+            namespaces_skipped: Vec::new(),
             incomplete: Vec::new(),
             parent_fallbacks: 0,
         }
@@ -155,6 +158,9 @@ impl Summary {
             "types": self.types,
             "typesNotListed": self.types_skipped.iter()
                 .map(|(t, r)| json!({"type": t, "reason": r})).collect::<Vec<_>>(),
+            "namespacesNotListed": self.namespaces_skipped.iter()
+                .map(|(t, ns, r)| json!({"type": t, "namespaces": ns, "reason": r}))
+                .collect::<Vec<_>>(),
             "incomplete": self.incomplete.iter()
                 .map(|(w, r)| json!({"what": w, "reason": r})).collect::<Vec<_>>(),
         })

@@ -74,7 +74,9 @@ async fn run(s: AwsScanner) -> Report {
                 );
             }
             ScanEvent::Incomplete { what, reason } => r.incomplete.push((what, reason)),
-            ScanEvent::Skipped { .. } | ScanEvent::Progress(_) => {}
+            ScanEvent::Skipped { .. }
+            | ScanEvent::Progress(_)
+            | ScanEvent::NamespacesSkipped { .. } => {}
         }
     }
     r

@@ -394,6 +394,25 @@ async fn bad_input_fails_before_any_engine_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubeconfig_that_does_not_parse_is_one_line_naming_the_file() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("kubeconfig");
+    std::fs::write(&path, "apiVersion: v1\nclusters: [\n  - name: {broken\n").unwrap();
+    let env = vec![("KUBECONFIG".to_string(), path.display().to_string())];
+    let out = program::run(&["--list", "--cloud", "kubernetes"], &env, home.path()).await;
+    assert_eq!(out.code, Some(2));
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: cannot read the kubeconfig {}: ",
+            path.display()
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_exec_plugin_is_a_clear_error() {
     let home = tempfile::tempdir().unwrap();
     let path = home.path().join("kubeconfig");

@@ -1,10 +1,7 @@
-//! The clouds we scan, the provider package and pinned plugin version each is read with, and the
-//! factory that builds a cloud's [`Scanner`] from settings.
-//!
-//! The pinned versions live here and nowhere else; `providerVersion` overrides them per run.
+//! The clouds we scan, and the factory that builds a cloud's [`Scanner`] from settings. What each
+//! cloud is (its name, provider package, pinned plugin version) is the leaf module `cloud`.
 
-use std::str::FromStr;
-
+pub use crate::cloud::Cloud;
 use crate::discover::Scanner;
 use crate::settings::{InputError, Settings};
 
@@ -12,94 +9,6 @@ pub mod aws;
 pub mod azure;
 pub mod kubernetes;
 pub mod oci;
-
-/// A supported cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Cloud {
-    Aws,
-    Azure,
-    Kubernetes,
-    Oci,
-}
-
-impl Cloud {
-    pub const ALL: [Cloud; 4] = [Cloud::Aws, Cloud::Azure, Cloud::Kubernetes, Cloud::Oci];
-
-    /// The name used in config and flags.
-    pub fn name(self) -> &'static str {
-        match self {
-            Cloud::Aws => "aws",
-            Cloud::Azure => "azure",
-            Cloud::Kubernetes => "kubernetes",
-            Cloud::Oci => "oci",
-        }
-    }
-
-    /// The Pulumi provider package that reads this cloud's resources.
-    pub fn package(self) -> &'static str {
-        match self {
-            Cloud::Aws => "aws-native",
-            Cloud::Azure => "azure-native",
-            Cloud::Kubernetes => "kubernetes",
-            Cloud::Oci => "oci",
-        }
-    }
-
-    /// The provider plugin version this release of the tool is tested against.
-    pub fn pinned_version(self) -> &'static str {
-        match self {
-            Cloud::Aws => "1.74.1",
-            Cloud::Azure => "3.29.0",
-            Cloud::Kubernetes => "4.32.0",
-            Cloud::Oci => "4.20.0",
-        }
-    }
-
-    /// The plugin version for this run: `providerVersion` if set (checked to be strict semver, as
-    /// the engine requires), else the pinned one.
-    pub fn provider_version(self, settings: &Settings) -> Result<String, InputError> {
-        match settings.get("providerVersion") {
-            None => Ok(self.pinned_version().to_string()),
-            Some(v) => {
-                let v = v.strip_prefix('v').unwrap_or(v);
-                if is_strict_semver(v) {
-                    Ok(v.to_string())
-                } else {
-                    Err(InputError::new(format!(
-                        "{} must be a plugin version such as {}, not {v:?}",
-                        settings.describe("providerVersion"),
-                        self.pinned_version()
-                    )))
-                }
-            }
-        }
-    }
-}
-
-impl FromStr for Cloud {
-    type Err = InputError;
-    fn from_str(s: &str) -> Result<Self, InputError> {
-        let lower = s.trim().to_ascii_lowercase();
-        Cloud::ALL
-            .into_iter()
-            .find(|c| c.name() == lower || (lower == "k8s" && *c == Cloud::Kubernetes))
-            .ok_or_else(|| {
-                InputError::new(format!(
-                    "unknown cloud {s:?}: use one of aws, azure, kubernetes, oci"
-                ))
-            })
-    }
-}
-
-/// `MAJOR.MINOR.PATCH` with an optional `-prerelease` / `+build`.
-fn is_strict_semver(v: &str) -> bool {
-    let core = v.split(['-', '+']).next().unwrap_or("");
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
 
 /// A scanner ready to run, and warnings to show once the run's reporter exists.
 pub struct Built {
@@ -181,7 +90,7 @@ async fn provider_schema(
     settings: &Settings,
     cloud: Cloud,
 ) -> Result<Result<std::sync::Arc<crate::schema::Schema>, String>, InputError> {
-    let version = cloud.provider_version(settings)?;
+    let version = settings.provider_version()?;
     let sources = crate::schema::SchemaSources::from_settings(settings, |k| std::env::var(k).ok());
     if let Some(path) = &sources.file {
         let bad = |why: String| {
@@ -202,17 +111,4 @@ async fn provider_schema(
         .get(cloud.package(), &version)
         .await
         .map_err(|e| e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn semver_check() {
-        assert!(is_strict_semver("4.32.0"));
-        assert!(is_strict_semver("1.0.0-alpha.1+abc"));
-        assert!(!is_strict_semver("4.32"));
-        assert!(!is_strict_semver("latest"));
-    }
 }

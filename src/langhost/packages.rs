@@ -132,17 +132,14 @@ fn package_of_stack(
             .to_string()
     };
     let settings = Settings::from_sources(Cli::default(), lookup).map_err(invalid)?;
-    let version = settings
-        .cloud
-        .provider_version(&settings)
-        .map_err(invalid)?;
+    let version = settings.provider_version().map_err(invalid)?;
     Ok(Some((settings.cloud.package().to_string(), version)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clouds::Cloud;
+    use crate::cloud::Cloud;
 
     #[test]
     fn each_stack_file_contributes_its_cloud_at_its_version() {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::settings::InputError;
+use crate::input_error::InputError;
 
 /// What the language host told us about the deployment.
 #[derive(Clone, PartialEq)]

@@ -4,11 +4,11 @@
 //!
 //! The engine stores each read as `external`: never managed, never deleted.
 
-use anyhow::Context as _;
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 use tonic::Code;
 
+use super::halt::Halt;
 use super::{Named, Outcome, Sink};
 use crate::discover::ProviderSpec;
 use crate::proto::Result as StepResult;
@@ -20,6 +20,8 @@ use crate::summary::Summary;
 
 pub struct EngineSink {
     monitor: Monitor,
+    /// Set at the first sign that the engine ended the update; no monitor call is made after it.
+    halt: Halt,
     stack_name: String,
     dry_run: bool,
     registered: OnceCell<Registered>,
@@ -34,6 +36,7 @@ impl EngineSink {
     pub fn new(monitor: Monitor, env: &PulumiEnv) -> Self {
         EngineSink {
             monitor,
+            halt: Halt::default(),
             stack_name: env.stack_name(),
             dry_run: env.dry_run,
             registered: OnceCell::new(),
@@ -73,7 +76,7 @@ impl Sink for EngineSink {
                 ..Default::default()
             })
             .await
-            .context("registering the stack resource with the engine")?
+            .map_err(|s| anyhow::anyhow!("{}", describe("registering the stack resource", &s)))?
             .into_inner();
 
         let registered = monitor
@@ -90,12 +93,13 @@ impl Sink for EngineSink {
                 ..Default::default()
             })
             .await
-            .with_context(|| {
-                format!(
+            .map_err(|s| {
+                let call = format!(
                     "registering provider {} {}",
                     provider.token(),
                     provider.version
-                )
+                );
+                anyhow::anyhow!("{}", describe(&call, &s))
             })?
             .into_inner();
         // In a preview a new provider's id is the unknown sentinel, which the engine resolves.
@@ -119,6 +123,9 @@ impl Sink for EngineSink {
     }
 
     async fn accept(&self, r: &Named, parent: Option<&str>) -> Outcome {
+        if self.halt.is_halted() {
+            return Outcome::NotRead;
+        }
         let reg = self.registered();
         let req = ReadResourceRequest {
             id: r.resource.id.clone(),
@@ -151,17 +158,25 @@ impl Sink for EngineSink {
                     Outcome::Read { handle: resp.urn }
                 }
             }
+            Err(status) if engine_ended(&status) => {
+                self.halt.halt(describe("ReadResource", &status));
+                Outcome::NotRead
+            }
             Err(status) => Outcome::Failed {
-                reason: format!(
-                    "ReadResource: {}: {}",
-                    code_name(status.code()),
-                    status.message()
-                ),
+                reason: describe("ReadResource", &status),
             },
         }
     }
 
+    fn halt(&self) -> Halt {
+        self.halt.clone()
+    }
+
     async fn finish(&self, summary: &Summary) -> anyhow::Result<()> {
+        if self.halt.is_halted() {
+            // The engine has ended the update: registering outputs would only fail (or be lost).
+            return Ok(());
+        }
         let reg = self.registered();
         let mut monitor = self.monitor.clone();
         let outputs = summary.to_json();
@@ -173,7 +188,12 @@ impl Sink for EngineSink {
                 )),
             })
             .await
-            .context("registering the stack outputs")?;
+            .map_err(|status| {
+                if engine_ended(&status) {
+                    self.halt.halt(describe("RegisterResourceOutputs", &status));
+                }
+                anyhow::anyhow!("{}", describe("registering the stack outputs", &status))
+            })?;
         if !summary.is_complete() {
             // Signalling shutdown would let the engine finish the update successfully and discard
             // every earlier-read resource that was not read again. The caller exits 32 instead.
@@ -183,11 +203,29 @@ impl Sink for EngineSink {
             Ok(_) => Ok(()),
             // Engines before 3.180 do not have it; a plain exit is the old protocol.
             Err(s) if s.code() == Code::Unimplemented => Ok(()),
-            Err(s) => Err(anyhow::anyhow!("SignalAndWaitForShutdown: {}", s.message())),
+            Err(s) => Err(anyhow::anyhow!(
+                "{}",
+                describe("SignalAndWaitForShutdown", &s)
+            )),
         }
     }
 }
 
-fn code_name(code: Code) -> String {
-    format!("{code:?}")
+/// The engine's way of ending an update: `UNAVAILABLE` on every pending and later monitor call, or,
+/// when the engine process is gone, a transport failure. Only transport-level statuses carry an
+/// error source; statuses the engine sends on purpose (a bad request, an aborted update) never do.
+pub fn engine_ended(status: &tonic::Status) -> bool {
+    status.code() == Code::Unavailable || std::error::Error::source(status).is_some()
+}
+
+/// One line: the call, the gRPC code, the engine's message and any transport cause.
+fn describe(call: &str, status: &tonic::Status) -> String {
+    let mut line = format!("{call}: {:?}: {}", status.code(), status.message());
+    if let Some(source) = std::error::Error::source(status) {
+        let cause = crate::oneline::chain(source);
+        if !line.contains(&cause) {
+            line.push_str(&format!(" ({cause})"));
+        }
+    }
+    crate::oneline::flatten(&line)
 }

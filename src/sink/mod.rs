@@ -8,6 +8,7 @@ use crate::discover::{Discovered, ProviderSpec};
 use crate::summary::Summary;
 
 pub mod engine;
+pub mod halt;
 pub mod import_file;
 pub mod list;
 
@@ -29,6 +30,9 @@ pub enum Outcome {
     Failed {
         reason: String,
     },
+    /// Never read: the engine ended the update first (see [`halt`]). Counted as skipped with
+    /// [`halt::NOT_READ`], not as a failure.
+    NotRead,
 }
 
 #[async_trait]
@@ -38,6 +42,12 @@ pub trait Sink: Send + Sync {
 
     /// Handles one resource; `parent` is the handle of its parent's successful read, if any.
     async fn accept(&self, resource: &Named, parent: Option<&str>) -> Outcome;
+
+    /// The latch the sink sets when its destination ended the run (the engine cancelled the update).
+    /// Sinks that cannot be ended from outside keep the default, which never fires.
+    fn halt(&self) -> halt::Halt {
+        halt::Halt::default()
+    }
 
     /// Completes the output. `summary.is_complete()` tells whether discovery missed anything.
     async fn finish(&self, summary: &Summary) -> anyhow::Result<()>;

@@ -94,6 +94,12 @@ pub struct KubeOptions {
     /// Plurals whose first continued request answers 410; the bool says whether the Status carries
     /// a fresh continue token.
     pub expire_once: HashMap<&'static str, bool>,
+    /// Plurals whose first list answers 429 the way API Priority and Fairness does: this
+    /// `Retry-After` value and a plain-text body.
+    pub throttle_once: HashMap<&'static str, String>,
+    /// Plurals whose cluster-wide list is forbidden but whose list in these namespaces is allowed
+    /// (RBAC granted per namespace with RoleBindings); other namespaces stay forbidden.
+    pub allowed_namespaces: HashMap<&'static str, HashSet<&'static str>>,
     /// Groups whose aggregated API server is down (discovery marks them Stale).
     pub stale_groups: HashSet<&'static str>,
     /// Behave like an API server older than 1.26: no aggregated discovery, so `/api` and `/apis`
@@ -104,6 +110,8 @@ pub struct KubeOptions {
 #[derive(Default, Debug)]
 pub struct KubeRecord {
     pub requests: Vec<String>,
+    /// When each of `requests` arrived.
+    pub times: Vec<std::time::Instant>,
     pub unauthorized: usize,
     pub expired_sent: usize,
     /// Plurals listed without the metadata-only Accept header.
@@ -112,6 +120,7 @@ pub struct KubeRecord {
 
 struct Inner {
     opts: KubeOptions,
+    throttled: Mutex<HashSet<String>>,
     record: Mutex<KubeRecord>,
     expired: Mutex<HashSet<String>>,
 }
@@ -131,6 +140,7 @@ impl FakeKube {
             opts,
             record: Mutex::default(),
             expired: Mutex::default(),
+            throttled: Mutex::default(),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -185,7 +195,11 @@ async fn handle(State(s): State<Arc<Inner>>, uri: Uri, headers: HeaderMap) -> Re
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    s.record.lock().unwrap().requests.push(uri.to_string());
+    {
+        let mut rec = s.record.lock().unwrap();
+        rec.requests.push(uri.to_string());
+        rec.times.push(std::time::Instant::now());
+    }
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
     if auth != Some(&format!("Bearer {TOKEN}")) {
         s.record.lock().unwrap().unauthorized += 1;
@@ -207,8 +221,14 @@ async fn handle(State(s): State<Arc<Inner>>, uri: Uri, headers: HeaderMap) -> Re
         ["apis"] => discovery(&s, false, aggregated),
         ["api", "v1"] => resource_list(&s, "", "v1"),
         ["apis", group, version] => resource_list(&s, group, version),
-        ["api", "v1", plural] => list(&s, "", "v1", plural, &query, &accept),
-        ["apis", group, version, plural] => list(&s, group, version, plural, &query, &accept),
+        ["api", "v1", plural] => list(&s, "", "v1", plural, None, &query, &accept),
+        ["apis", group, version, plural] => list(&s, group, version, plural, None, &query, &accept),
+        ["api", "v1", "namespaces", ns, plural] => {
+            list(&s, "", "v1", plural, Some(ns), &query, &accept)
+        }
+        ["apis", group, version, "namespaces", ns, plural] => {
+            list(&s, group, version, plural, Some(ns), &query, &accept)
+        }
         _ => status(
             404,
             "NotFound",
@@ -347,6 +367,7 @@ fn list(
     group: &str,
     version: &str,
     plural: &str,
+    namespace: Option<&str>,
     query: &HashMap<String, String>,
     accept: &str,
 ) -> Response {
@@ -363,9 +384,37 @@ fn list(
             None,
         );
     };
-    if s.opts.forbidden.contains(t.plural) {
+    if let Some(wait) = s.opts.throttle_once.get(t.plural) {
+        if s.throttled.lock().unwrap().insert(t.plural.to_string()) {
+            return Response::builder()
+                .status(429)
+                .header("retry-after", wait)
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(Body::from("Too many requests, please try again later.\n"))
+                .unwrap();
+        }
+    }
+    if namespace.is_some() && !t.namespaced {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        );
+    }
+    let per_ns = s.opts.allowed_namespaces.get(t.plural);
+    let allowed = match (namespace, per_ns) {
+        (_, None) => !s.opts.forbidden.contains(t.plural),
+        (None, Some(_)) => false,
+        (Some(ns), Some(allowed)) => allowed.contains(ns),
+    };
+    if !allowed {
+        let scope = match namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".to_string(),
+        };
         let msg = format!(
-            "{plural}.{group} is forbidden: User \"system:serviceaccount:ci:importer\" cannot list resource \"{plural}\" in API group \"{group}\" at the cluster scope"
+            "{plural}.{group} is forbidden: User \"system:serviceaccount:ci:importer\" cannot list resource \"{plural}\" in API group \"{group}\" {scope}"
         );
         return status(403, "Forbidden", &msg, None);
     }
@@ -378,7 +427,19 @@ fn list(
         );
     }
     let empty = Vec::new();
-    let objects = s.opts.objects.get(t.plural).unwrap_or(&empty);
+    let all = s.opts.objects.get(t.plural).unwrap_or(&empty);
+    let in_namespace: Vec<FakeObject>;
+    let objects = match namespace {
+        None => all,
+        Some(ns) => {
+            in_namespace = all
+                .iter()
+                .filter(|o| o.namespace.as_deref() == Some(ns))
+                .cloned()
+                .collect();
+            &in_namespace
+        }
+    };
     let start = match query.get("continue") {
         None => 0,
         Some(tok) => {

@@ -13,7 +13,10 @@
 //!   reads, so the number of ReadResource calls in flight is what the client allows, not what the
 //!   server can absorb (testing-notes.md);
 //! - with `--continue-on-error`, a failed read answers success with empty properties (§3.4);
-//! - after `SignalAndWaitForShutdown` new events are refused (§2.4).
+//! - after `SignalAndWaitForShutdown` new events are refused (§2.4);
+//! - faults: the engine ending the update (`cancel_after_reads`: that read, every pending one and
+//!   every later monitor call answer UNAVAILABLE, the server stays up, §2.2) or the engine process
+//!   dying (`die_after_reads`: every connection is cut and nothing listens any more).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -33,6 +36,7 @@ use prost_types::{value::Kind, Struct, Value};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 /// The engine's unknown-value sentinel, also the id of a provider created in a preview.
@@ -55,6 +59,10 @@ pub struct MonitorOptions {
     pub record_calls: bool,
     /// A preview (`PULUMI_DRY_RUN=true`): providers created in the run get the unknown id (§3.3).
     pub preview: bool,
+    /// The engine ends the update when this many ReadResource calls have arrived.
+    pub cancel_after_reads: Option<usize>,
+    /// The engine process dies when this many ReadResource calls have arrived.
+    pub die_after_reads: Option<usize>,
 }
 
 impl Default for MonitorOptions {
@@ -68,6 +76,8 @@ impl Default for MonitorOptions {
             old_engine: false,
             record_calls: true,
             preview: false,
+            cancel_after_reads: None,
+            die_after_reads: None,
         }
     }
 }
@@ -91,6 +101,10 @@ pub struct Record {
     pub reads_done: Vec<String>,
     /// How many ReadResource RPCs were in flight when a SignalAndWaitForShutdown arrived.
     pub reads_in_flight_at_shutdown: Option<usize>,
+    /// When the engine ended the update or died, and how many calls it had recorded by then.
+    pub ended: Option<(std::time::Instant, usize)>,
+    /// Monitor RPCs that arrived after the update ended, by method name.
+    pub after_end: Vec<String>,
 }
 
 struct State {
@@ -105,6 +119,11 @@ struct State {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     provider_seq: AtomicUsize,
+    reads_seen: AtomicUsize,
+    /// Fires when the engine ends the update (or dies).
+    ended: CancellationToken,
+    /// Cuts every connection of a killable server (`die_after_reads`).
+    kill: CancellationToken,
 }
 
 #[derive(Clone)]
@@ -126,9 +145,16 @@ impl FakeMonitor {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             provider_seq: AtomicUsize::new(0),
+            reads_seen: AtomicUsize::new(0),
+            ended: CancellationToken::new(),
+            kill: CancellationToken::new(),
         });
-        let monitor_addr = serve_monitor(Svc(state.clone())).await;
-        let engine_addr = serve_engine(Svc(state.clone())).await;
+        let mut monitor_addr = serve_monitor(Svc(state.clone())).await;
+        let mut engine_addr = serve_engine(Svc(state.clone())).await;
+        if state.opts.die_after_reads.is_some() {
+            monitor_addr = killable(monitor_addr, state.kill.clone()).await;
+            engine_addr = killable(engine_addr, state.kill.clone()).await;
+        }
         FakeMonitor {
             state,
             monitor_addr,
@@ -186,6 +212,35 @@ impl FakeMonitor {
     }
 }
 
+/// A TCP relay in front of `inner` whose listener and every connection end when `kill` fires, as
+/// when the engine process exits: calls in flight break, and new connections are refused.
+async fn killable(inner: SocketAddr, kill: CancellationToken) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = kill.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            let Ok((mut client, _)) = accepted else {
+                return;
+            };
+            let kill = kill.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(inner).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = kill.cancelled() => {}
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                }
+            });
+        }
+    });
+    addr
+}
+
 async fn serve_monitor(svc: Svc) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -211,6 +266,30 @@ async fn serve_engine(svc: Svc) -> SocketAddr {
 struct Svc(Arc<State>);
 
 impl Svc {
+    /// After the update ended every monitor call answers UNAVAILABLE, as the real monitor does once
+    /// its context is cancelled.
+    fn refuse_after_end(&self, method: &str) -> Result<(), Status> {
+        if self.0.ended.is_cancelled() {
+            self.0
+                .record
+                .lock()
+                .unwrap()
+                .after_end
+                .push(method.to_string());
+            return Err(unavailable());
+        }
+        Ok(())
+    }
+
+    fn end_update(&self) {
+        let mut rec = self.0.record.lock().unwrap();
+        if rec.ended.is_none() {
+            rec.ended = Some((std::time::Instant::now(), rec.calls.len()));
+        }
+        drop(rec);
+        self.0.ended.cancel();
+    }
+
     fn violation(&self, msg: String) -> Status {
         self.0.record.lock().unwrap().violations.push(msg.clone());
         Status::aborted(format!("fake engine would bail the update: {msg}"))
@@ -250,6 +329,11 @@ impl Svc {
     }
 }
 
+/// What the real monitor answers once the deployment's context is cancelled.
+fn unavailable() -> Status {
+    Status::unavailable("resource monitor shut down while waiting on step's done channel")
+}
+
 fn valid_type_token(t: &str) -> bool {
     t.matches(':').count() >= 2
 }
@@ -276,6 +360,7 @@ impl ResourceMonitor for Svc {
         &self,
         req: Request<RegisterResourceRequest>,
     ) -> Result<Response<RegisterResourceResponse>, Status> {
+        self.refuse_after_end("RegisterResource")?;
         self.refuse_after_shutdown()?;
         let req = req.into_inner();
         if !valid_type_token(&req.r#type) {
@@ -327,8 +412,19 @@ impl ResourceMonitor for Svc {
         &self,
         req: Request<ReadResourceRequest>,
     ) -> Result<Response<ReadResourceResponse>, Status> {
+        self.refuse_after_end("ReadResource")?;
         self.refuse_after_shutdown()?;
         let req = req.into_inner();
+        let seen = self.0.reads_seen.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.0.opts.die_after_reads == Some(seen) {
+            self.end_update();
+            self.0.kill.cancel();
+            return Err(unavailable());
+        }
+        if self.0.opts.cancel_after_reads == Some(seen) {
+            self.end_update();
+            return Err(unavailable());
+        }
         if !valid_type_token(&req.r#type) {
             return Err(Status::invalid_argument(format!(
                 "Type '{}' is not a valid type token (must have format '*:*:*')",
@@ -350,9 +446,16 @@ impl ResourceMonitor for Svc {
                     .calls
                     .push(Call::Read(req.clone(), urn.clone()));
             }
-            // Wait for one of the engine's `parallel` step workers, then run the provider read.
-            let _slot = self.0.slots.acquire().await.unwrap();
-            tokio::time::sleep(self.0.opts.latency).await;
+            // Wait for one of the engine's `parallel` step workers, then run the provider read; a
+            // cancelled update answers every pending read UNAVAILABLE.
+            let ran = async {
+                let _slot = self.0.slots.acquire().await.unwrap();
+                tokio::time::sleep(self.0.opts.latency).await;
+            };
+            tokio::select! {
+                _ = self.0.ended.cancelled() => return Err(unavailable()),
+                _ = ran => {}
+            }
             let provider_ok = self.0.providers.lock().unwrap().contains(&req.provider);
             let fails = !provider_ok || self.0.opts.failing_ids.contains(&req.id);
             if self.0.opts.record_calls {
@@ -383,6 +486,7 @@ impl ResourceMonitor for Svc {
         &self,
         req: Request<RegisterResourceOutputsRequest>,
     ) -> Result<Response<()>, Status> {
+        self.refuse_after_end("RegisterResourceOutputs")?;
         self.refuse_after_shutdown()?;
         let req = req.into_inner();
         if !self.0.urns.lock().unwrap().contains_key(&req.urn) {
@@ -399,6 +503,7 @@ impl ResourceMonitor for Svc {
         &self,
         _req: Request<()>,
     ) -> Result<Response<()>, Status> {
+        self.refuse_after_end("SignalAndWaitForShutdown")?;
         if self.0.opts.old_engine {
             return Err(Status::unimplemented(
                 "unknown method SignalAndWaitForShutdown",

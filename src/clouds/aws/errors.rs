@@ -9,6 +9,8 @@ use std::fmt;
 
 use aws_sdk_cloudcontrol::error::{ProvideErrorMetadata, SdkError};
 
+use crate::cloud::Cloud;
+use crate::http::verdict::verdict;
 use crate::retry::Verdict;
 
 /// How a failed call is treated.
@@ -39,6 +41,8 @@ pub struct ApiError {
     pub message: String,
     pub status: Option<u16>,
     pub class: Class,
+    /// The service's `Retry-After`, when it sent one.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl fmt::Display for ApiError {
@@ -60,6 +64,7 @@ impl ApiError {
             message: message.into(),
             status: None,
             class: Class::Other,
+            retry_after: None,
         }
     }
 
@@ -77,6 +82,11 @@ impl ApiError {
                     .message()
                     .map(str::to_string)
                     .unwrap_or_else(|| "no message".to_string());
+                let retry_after = ctx
+                    .raw()
+                    .headers()
+                    .get("retry-after")
+                    .and_then(crate::http::retry_after::parse);
                 let mut class = classify(code.as_deref(), Some(status));
                 // A list handler throttled by the service behind it reports that through a generic
                 // handler error whose message says so.
@@ -88,6 +98,7 @@ impl ApiError {
                     message,
                     status: Some(status),
                     class,
+                    retry_after,
                 }
             }
             SdkError::ResponseError(ctx) => {
@@ -97,21 +108,24 @@ impl ApiError {
                     message: "unreadable response".to_string(),
                     status: Some(status),
                     class: Class::Transient,
+                    retry_after: None,
                 }
             }
             // Timeouts and dispatch (connection) failures never reached the service's logic.
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ApiError {
                 code: None,
-                message: describe_chain(err),
+                message: crate::oneline::chain(err),
                 status: None,
                 class: Class::Transient,
+                retry_after: None,
             },
             // Construction failures are our bug or bad config, not worth retrying.
             _ => ApiError {
                 code: None,
-                message: describe_chain(err),
+                message: crate::oneline::chain(err),
                 status: None,
                 class: Class::Other,
+                retry_after: None,
             },
         }
     }
@@ -119,23 +133,24 @@ impl ApiError {
     /// The retry helper's view of this error.
     pub fn verdict(&self) -> Verdict {
         match self.class {
-            Class::Throttled => Verdict::Throttled(None),
+            Class::Throttled => Verdict::Throttled(self.retry_after),
             Class::Transient => Verdict::Retry,
             _ => Verdict::Fail,
         }
     }
 }
 
-/// Error code (JSON `__type` or query `<Code>`) and status -> class.
+/// Error code (JSON `__type` or query `<Code>`) and status -> class. Whether an error is a throttle
+/// or transient is the shared HTTP verdict's (`http::verdict`, where AWS's codes are listed); the
+/// other classes say what a permanent error means for the scan.
 pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
     let code = code.unwrap_or("");
+    match verdict(Cloud::Aws, status.unwrap_or(0), code, None) {
+        Verdict::Throttled(_) => return Class::Throttled,
+        Verdict::Retry => return Class::Transient,
+        Verdict::Fail => {}
+    }
     match code {
-        // Cloud Control says ThrottlingException; CloudFormation's query API says Throttling.
-        "ThrottlingException"
-        | "Throttling"
-        | "TooManyRequestsException"
-        | "RequestLimitExceeded"
-        | "ServiceLimitExceededException" => Class::Throttled,
         "UnsupportedActionException" | "TypeNotFoundException" | "PrivateTypeException" => {
             Class::Unsupported
         }
@@ -147,37 +162,13 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
             Class::InvalidRequest
         }
         "ResourceNotFoundException" => Class::NotFound,
-        // The service's own internal errors, and a handler failing inside it, are transient.
-        "ServiceInternalErrorException"
-        | "HandlerInternalFailureException"
-        | "NetworkFailureException"
-        | "InternalFailure"
-        | "ServiceUnavailable"
-        | "InternalServiceError" => Class::Transient,
-        _ => match status {
-            Some(s) if s >= 500 => Class::Transient,
-            Some(429) => Class::Throttled,
-            _ => Class::Other,
-        },
+        _ => Class::Other,
     }
 }
 
 fn says_throttled(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("rate exceeded") || m.contains("throttl") || m.contains("too many requests")
-}
-
-/// The error and its sources on one line (the SDK's top-level Display is often just "dispatch
-/// failure").
-fn describe_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -3,10 +3,9 @@
 //! stops with an error instead of looping when the service hands back a token it already gave.
 //! Types whose list handler needs properties are listed with a `ResourceModel` (see `fanout`).
 
-use std::collections::HashSet;
-
 use super::api::Api;
 use super::errors::ApiError;
+use crate::http::paging::PageTokens;
 
 /// One listed resource: the Cloud Control identifier (the read id; composite identifiers stay
 /// `|`-joined) and the properties the list handler returned, as a JSON string.
@@ -22,7 +21,7 @@ pub struct Pager<'a> {
     type_name: String,
     model: Option<String>,
     next: Option<String>,
-    seen: HashSet<String>,
+    tokens: PageTokens,
     done: bool,
     /// A repeated token is reported after the page that carried it has been handed out.
     pending: Option<ApiError>,
@@ -37,7 +36,7 @@ impl<'a> Pager<'a> {
             type_name: type_name.to_string(),
             model,
             next: None,
-            seen: HashSet::new(),
+            tokens: PageTokens::new(),
             done: false,
             pending: None,
             pages: 0,
@@ -77,17 +76,15 @@ impl<'a> Pager<'a> {
                 })
             })
             .collect();
-        match out.next_token().filter(|t| !t.is_empty()) {
-            None => self.done = true,
-            Some(token) => {
-                if !self.seen.insert(token.to_string()) {
-                    self.done = true;
-                    self.pending = Some(ApiError::local(format!(
-                        "Cloud Control returned the same NextToken twice after {} pages; stopped paging",
-                        self.pages
-                    )));
-                }
-                self.next = Some(token.to_string());
+        match self.tokens.next(out.next_token()) {
+            Ok(None) => self.done = true,
+            Ok(Some(token)) => self.next = Some(token.to_string()),
+            Err(_) => {
+                self.done = true;
+                self.pending = Some(ApiError::local(format!(
+                    "Cloud Control returned the same NextToken twice after {} pages; stopped paging",
+                    self.pages
+                )));
             }
         }
         Ok(Some(items))

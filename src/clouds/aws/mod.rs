@@ -20,16 +20,14 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudcontrol::config::ProvideCredentials;
-use futures::stream::{BoxStream, StreamExt};
+use futures::future::BoxFuture;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
 pub use api::Endpoints;
 pub use global::GlobalMode;
 
-use crate::clouds::Cloud;
-use crate::discover::{ProviderSpec, ScanEvent, Scanner};
+use crate::cloud::Cloud;
+use crate::discover::{Events, ProviderSpec, Scanner};
 use crate::settings::{InputError, Settings};
 
 /// Listings in flight at once, by default (reads are paced separately by the workers setting).
@@ -72,7 +70,7 @@ impl AwsOptions {
         let mut o = AwsOptions {
             region: settings.get("region").map(str::to_string),
             profile: settings.get("profile").map(str::to_string),
-            provider_version: Cloud::Aws.provider_version(settings)?,
+            provider_version: settings.provider_version()?,
             ..AwsOptions::default()
         };
         if let Some(r) = settings.get("globalRegion") {
@@ -217,8 +215,7 @@ impl Scanner for AwsScanner {
         }
     }
 
-    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent> {
-        let (tx, rx) = mpsc::channel(256);
+    fn scan(self: Box<Self>, out: Events) -> BoxFuture<'static, ()> {
         let cfg = scan::ScanConfig {
             region: self.region.clone(),
             scope: self.scope.clone(),
@@ -228,20 +225,7 @@ impl Scanner for AwsScanner {
             known_tokens: self.known_tokens.clone(),
             account_id: self.account_id.clone(),
         };
-        let api = self.api.clone();
-        let watch = tx.clone();
-        tokio::spawn(async move {
-            // A panic in the scan must not end the stream as if the scan were complete.
-            if let Err(e) = tokio::spawn(scan::run(api, cfg, tx)).await {
-                let _ = watch
-                    .send(ScanEvent::Incomplete {
-                        what: "AWS scan".into(),
-                        reason: format!("the scan task failed: {e}"),
-                    })
-                    .await;
-            }
-        });
-        ReceiverStream::new(rx).boxed()
+        Box::pin(scan::run(self.api.clone(), cfg, out))
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::api::Api;
 use super::errors::ApiError;
+use crate::http::paging::PageTokens;
 
 /// All listable resource type names of the region, sorted, without duplicates.
 pub async fn list_types(api: &Api) -> Result<BTreeSet<String>, ApiError> {
@@ -20,7 +21,7 @@ pub async fn list_types(api: &Api) -> Result<BTreeSet<String>, ApiError> {
     // ListTypes takes one provisioning type per call.
     for provisioning in [ProvisioningType::FullyMutable, ProvisioningType::Immutable] {
         let mut next: Option<String> = None;
-        let mut seen = BTreeSet::new();
+        let mut tokens = PageTokens::new();
         loop {
             let out = api
                 .call(|| {
@@ -44,14 +45,14 @@ pub async fn list_types(api: &Api) -> Result<BTreeSet<String>, ApiError> {
                     names.insert(name.to_string());
                 }
             }
-            match out.next_token().filter(|t| !t.is_empty()) {
-                None => break,
-                Some(t) if !seen.insert(t.to_string()) => {
+            match tokens.next(out.next_token()) {
+                Ok(None) => break,
+                Ok(Some(t)) => next = Some(t.to_string()),
+                Err(_) => {
                     return Err(ApiError::local(
                         "CloudFormation ListTypes returned the same NextToken twice",
                     ))
                 }
-                Some(t) => next = Some(t.to_string()),
             }
         }
     }

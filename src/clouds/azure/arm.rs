@@ -6,7 +6,11 @@
 //! remaining budget in `x-ms-ratelimit-remaining-subscription-reads` on every answer. Requests go
 //! through one shared [`RateGovernor`] started below that rate; a low remaining budget pauses it
 //! before ARM has to say 429. azure_core's own retry policy is switched off: retries are
-//! [`RetryPolicy`]'s, so throttles, 5xx and transport errors are retried in one place.
+//! [`RetryPolicy`]'s with the shared HTTP verdict (`http::verdict`), so throttles, 408, 5xx and
+//! transport errors are retried in one place, the way every other cloud's are. A credential that
+//! cannot get a token is not retried here: azure_identity's own pipeline already retries the token
+//! endpoint's transient faults. List paging follows `nextLink` through the shared repeated-token
+//! guard.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +24,10 @@ use azure_core::http::{
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 
+use crate::cloud::Cloud;
+use crate::http::paging::{PageTokens, RepeatedToken};
+use crate::http::verdict::{transport, verdict};
+use crate::http::ServiceError;
 use crate::retry::{RateGovernor, RetryPolicy, Verdict};
 
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
@@ -41,12 +49,7 @@ const LOW_REMAINING: f64 = 25.0;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArmError {
     /// ARM answered with an error status.
-    Status {
-        status: u16,
-        code: String,
-        message: String,
-        retry_after: Option<Duration>,
-    },
+    Status(ServiceError),
     /// No answer (connection, TLS, timeout).
     Transport(String),
     /// No token: the credential failed.
@@ -56,26 +59,15 @@ pub enum ArmError {
     /// A `nextLink` pointing elsewhere than Resource Manager: not followed, so the bearer token
     /// never leaves ARM.
     ForeignLink(String),
+    /// ARM returned a `nextLink` it had already returned for this list.
+    Repeated(RepeatedToken),
 }
 
 impl std::fmt::Display for ArmError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ArmError::Status {
-                status,
-                code,
-                message,
-                ..
-            } => {
-                write!(f, "HTTP {status}")?;
-                if !code.is_empty() {
-                    write!(f, " {code}")?;
-                }
-                if !message.is_empty() {
-                    write!(f, ": {}", message.lines().next().unwrap_or(""))?;
-                }
-                Ok(())
-            }
+            ArmError::Status(e) => e.fmt(f),
+            ArmError::Repeated(e) => e.fmt(f),
             ArmError::Transport(m) => write!(f, "request failed: {m}"),
             ArmError::Credential(m) => write!(f, "no token: {m}"),
             ArmError::Decode(m) => write!(f, "unexpected answer: {m}"),
@@ -88,24 +80,19 @@ impl ArmError {
     /// How [`RetryPolicy`] treats it.
     pub fn verdict(&self) -> Verdict {
         match self {
-            ArmError::Status {
-                status: 429,
-                retry_after,
-                ..
-            } => Verdict::Throttled(*retry_after),
-            ArmError::Status { status, .. } if *status == 408 || *status >= 500 => Verdict::Retry,
-            ArmError::Status { .. } | ArmError::ForeignLink(_) => Verdict::Fail,
-            // A credential failure may be the token endpoint's own transient fault.
-            ArmError::Transport(_) | ArmError::Decode(_) | ArmError::Credential(_) => {
-                Verdict::Retry
-            }
+            ArmError::Status(e) => verdict(Cloud::Azure, e.status, &e.code, e.retry_after),
+            ArmError::Transport(_) => transport(),
+            ArmError::Credential(_)
+            | ArmError::Decode(_)
+            | ArmError::ForeignLink(_)
+            | ArmError::Repeated(_) => Verdict::Fail,
         }
     }
 
     /// The HTTP status, when ARM answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ArmError::Status { status, .. } => Some(*status),
+            ArmError::Status(e) => Some(e.status),
             _ => None,
         }
     }
@@ -219,35 +206,39 @@ impl Arm {
         }
         let retry_after = headers
             .get_optional_str(&RETRY_AFTER)
-            .and_then(parse_retry_after);
+            .and_then(crate::http::retry_after::parse);
         let body = response.body().as_ref();
         if !(200..300).contains(&status) {
             let (code, message) = error_body(body);
-            return Err(ArmError::Status {
+            return Err(ArmError::Status(ServiceError {
                 status,
                 code,
                 message,
                 retry_after,
-            });
+            }));
         }
         serde_json::from_slice(body).map_err(|e| ArmError::Decode(e.to_string()))
     }
 
-    /// A list, page by page, following absolute `nextLink`s. An error ends the stream.
+    /// A list, page by page, following absolute `nextLink`s. An error ends the stream; a
+    /// `nextLink` seen before in this list is an error.
     pub fn pages(&self, first: Url) -> BoxStream<'static, Result<Page, ArmError>> {
         let arm = self.clone();
-        stream::unfold(Some(first), move |next| {
+        let start = (Some(first), PageTokens::new());
+        stream::unfold(start, move |(next, mut tokens)| {
             let arm = arm.clone();
             async move {
                 let url = next?;
-                match arm.get(&url).await {
-                    Ok(body) => {
-                        let page = parse_page(body);
-                        let next = page.as_ref().ok().and_then(|p| p.next.clone());
-                        Some((page, next))
-                    }
-                    Err(e) => Some((Err(e), None)),
-                }
+                let page = match arm.get(&url).await {
+                    Ok(body) => parse_page(body),
+                    Err(e) => return Some((Err(e), (None, tokens))),
+                };
+                let page = page.and_then(|p| match tokens.next(p.next.as_ref().map(Url::as_str)) {
+                    Ok(_) => Ok(p),
+                    Err(repeated) => Err(ArmError::Repeated(repeated)),
+                });
+                let next = page.as_ref().ok().and_then(|p| p.next.clone());
+                Some((page, (next, tokens)))
             }
         })
         .boxed()
@@ -292,19 +283,6 @@ fn pacing_pause(remaining: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(wait))
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
 }
@@ -315,11 +293,13 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let s = |status| ArmError::Status {
-            status,
-            code: String::new(),
-            message: String::new(),
-            retry_after: Some(Duration::from_secs(3)),
+        let s = |status| {
+            ArmError::Status(ServiceError {
+                status,
+                code: String::new(),
+                message: String::new(),
+                retry_after: Some(Duration::from_secs(3)),
+            })
         };
         assert_eq!(
             s(429).verdict(),
@@ -327,17 +307,9 @@ mod tests {
         );
         assert_eq!(s(503).verdict(), Verdict::Retry);
         assert_eq!(s(403).verdict(), Verdict::Fail);
+        assert_eq!(s(408).verdict(), Verdict::Retry);
         assert_eq!(ArmError::Transport("x".into()).verdict(), Verdict::Retry);
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("17"), Some(Duration::from_secs(17)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(ArmError::Decode("x".into()).verdict(), Verdict::Fail);
     }
 
     #[test]

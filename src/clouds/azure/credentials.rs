@@ -26,7 +26,7 @@ use azure_identity::{
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
-use crate::settings::InputError;
+use crate::input_error::InputError;
 
 /// An Azure cloud: where its Entra authority and its Resource Manager are.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,11 +31,11 @@ pub use mapping::{import_sample_id, TypeMap};
 use std::sync::Arc;
 
 use azure_core::http::{new_http_client, ClientOptions, Transport, Url};
-use futures::stream::BoxStream;
+use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use crate::clouds::Cloud;
-use crate::discover::{ProviderSpec, ScanEvent, Scanner};
+use crate::cloud::Cloud;
+use crate::discover::{Events, ProviderSpec, Scanner};
 use crate::retry::RetryPolicy;
 use crate::settings::{InputError, Settings};
 
@@ -147,7 +147,7 @@ impl AzureScanner {
             }
         }
         let locations = Locations::parse(location_values, &settings.describe("location"))?;
-        let version = Cloud::Azure.provider_version(settings)?;
+        let version = settings.provider_version()?;
         let cloud = AzureCloud::from_lookup(env)?;
         let endpoint_text = settings
             .get("armEndpoint")
@@ -204,14 +204,10 @@ async fn check_subscription(arm: &Arm, subscription: &str, source: &str) -> Resu
         Err(ArmError::Credential(m)) => Err(InputError::new(format!(
             "Azure credentials ({source}) were not accepted: {m}"
         ))),
-        Err(e @ ArmError::Status { status: 401, .. }) => Err(InputError::new(format!(
+        Err(e) if e.status() == Some(401) => Err(InputError::new(format!(
             "Azure Resource Manager rejected the {source} credentials: {e}"
         ))),
-        Err(
-            e @ ArmError::Status {
-                status: 403 | 404, ..
-            },
-        ) => Err(InputError::new(format!(
+        Err(e) if matches!(e.status(), Some(403 | 404)) => Err(InputError::new(format!(
             "subscription {subscription} is not readable with the {source} credentials: {e}"
         ))),
         Err(e)
@@ -250,13 +246,14 @@ impl Scanner for AzureScanner {
         }
     }
 
-    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent> {
-        scan::discover(scan::Scan {
+    fn scan(self: Box<Self>, out: Events) -> BoxFuture<'static, ()> {
+        let scan = scan::Scan {
             subscription: self.subscription,
             locations: self.locations,
             arm: self.arm,
             types: self.types.map(Arc::new),
-        })
+        };
+        Box::pin(scan::run(scan, out))
     }
 }
 

@@ -9,18 +9,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::StreamExt;
 use serde_json::Value;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::ReceiverStream;
 
 use super::arm::{Arm, ArmError};
 use super::children::{child_lists, ChildList};
 use super::fallback::fallback_token;
 use super::mapping::TypeMap;
 use super::Locations;
-use crate::discover::{Discovered, ResourceKey, ScanEvent};
+use crate::discover::harness::surface_panic;
+use crate::discover::{Discovered, Events, ResourceKey, ScanEvent};
 
 pub const RESOURCE_GROUP_TOKEN: &str = "azure-native:resources:ResourceGroup";
 const RESOURCE_GROUP_TYPE: &str = "Microsoft.Resources/resourceGroups";
@@ -35,17 +35,6 @@ pub struct Scan {
     pub types: Option<Arc<TypeMap>>,
 }
 
-/// Starts the run on the first poll and streams its events through a bounded channel, so a slow
-/// consumer slows the listing down.
-pub fn discover(scan: Scan) -> BoxStream<'static, ScanEvent> {
-    let (tx, rx) = mpsc::channel(128);
-    let start = stream::once(async move {
-        tokio::spawn(run(scan, tx));
-    })
-    .filter_map(|()| async { None });
-    start.chain(ReceiverStream::new(rx)).boxed()
-}
-
 struct Group {
     id: String,
     location: String,
@@ -57,7 +46,7 @@ struct Group {
 struct Ctx {
     subscription: String,
     types: Option<Arc<TypeMap>>,
-    tx: mpsc::Sender<ScanEvent>,
+    tx: Events,
 }
 
 impl Ctx {
@@ -371,7 +360,9 @@ impl Children {
             return;
         };
         // Reap finished listings so the set stays as small as the number in flight.
-        while self.tasks.try_join_next().is_some() {}
+        while let Some(done) = self.tasks.try_join_next() {
+            surface_panic(done);
+        }
         self.tasks.spawn(async move {
             list_children(&ctx, &arm, &parent_id, &location, list, group).await;
             drop(permit);
@@ -425,7 +416,8 @@ fn child_failure(parent_id: &str, list: &ChildList, e: &ArmError) -> ScanEvent {
     }
 }
 
-async fn run(scan: Scan, tx: mpsc::Sender<ScanEvent>) {
+/// Lists the subscription: resource groups, then resources, then their child lists.
+pub async fn run(scan: Scan, tx: Events) {
     let ctx = Ctx {
         subscription: scan.subscription,
         types: scan.types,
@@ -446,7 +438,11 @@ async fn run(scan: Scan, tx: mpsc::Sender<ScanEvent>) {
     if run.list_groups().await {
         run.list_resources(&mut children).await;
     }
-    while children.tasks.join_next().await.is_some() {}
+    // A child listing that panicked must crash this task too, so the harness reports the scan
+    // as incomplete instead of losing that subtree silently.
+    while let Some(done) = children.tasks.join_next().await {
+        surface_panic(done);
+    }
 }
 
 #[cfg(test)]

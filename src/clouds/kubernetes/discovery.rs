@@ -25,6 +25,17 @@ pub struct ListTarget {
 }
 
 impl ListTarget {
+    /// What kube's dynamic API needs to list this type.
+    pub fn api_resource(&self) -> kube::core::ApiResource {
+        kube::core::ApiResource {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            api_version: self.api_version(),
+            kind: self.kind.clone(),
+            plural: self.plural.clone(),
+        }
+    }
+
     /// `kubernetes:<group or core>/<version>:<Kind>`, the pulumi-kubernetes token rule (custom
     /// resources included).
     pub fn token(&self) -> String {
@@ -157,7 +168,7 @@ async fn classic(client: &Client) -> Result<Found, kube::Error> {
         let list = match listed {
             Ok(Ok(list)) => list,
             Ok(Err(e)) => {
-                found.failed_groups.push((gv, e.to_string()));
+                found.failed_groups.push((gv, super::list::describe(&e)));
                 continue;
             }
             Err(_) => {

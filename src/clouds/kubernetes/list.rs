@@ -5,16 +5,21 @@
 //! owners only: a Secret's data never reaches this process.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DynamicObject, ListParams};
-use kube::core::ApiResource;
 use kube::Client;
 use tokio::sync::mpsc;
+use tokio::sync::OnceCell;
 
 use super::discovery::ListTarget;
 use super::exclusions::{kind_exclusion, object_exclusion};
+use crate::cloud::Cloud;
 use crate::discover::{Discovered, ScanEvent};
+use crate::http::paging::PageTokens;
+use crate::http::verdict::{transport, verdict};
+use crate::http::ServiceError;
 use crate::retry::{RateGovernor, RetryPolicy, Verdict};
 
 /// Objects per page: the API server's own recommendation for chunked lists.
@@ -29,6 +34,8 @@ pub struct Lister {
     pub default_exclusions: bool,
     pub scope: String,
     pub page_size: u32,
+    /// Every namespace's name, listed once and only when a type needs listing per namespace.
+    pub namespaces: OnceCell<Result<Vec<String>, String>>,
 }
 
 /// The read id pulumi-kubernetes takes: `namespace/name`, or `name` when cluster-scoped.
@@ -40,28 +47,86 @@ pub fn object_id(meta: &ObjectMeta) -> String {
     }
 }
 
+/// The shared HTTP verdict for a kube error. A 429's `Retry-After` header has already paused the
+/// governor (see `retry_after_layer`); the Status body's `retryAfterSeconds` counts too.
 pub fn classify(e: &kube::Error) -> Verdict {
     match e {
-        kube::Error::Api(s) if s.code == 429 => Verdict::Throttled(None),
-        kube::Error::Api(s) if s.code >= 500 && s.code != 501 => Verdict::Retry,
-        kube::Error::HyperError(_) | kube::Error::Service(_) => Verdict::Retry,
+        kube::Error::Api(s) => {
+            let wait = s
+                .details
+                .as_ref()
+                .map(|d| d.retry_after_seconds)
+                .filter(|secs| *secs > 0)
+                .map(|secs| Duration::from_secs(secs.into()));
+            verdict(Cloud::Kubernetes, s.code, &s.reason, wait)
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => transport(),
         _ => Verdict::Fail,
     }
 }
 
+/// One line for a kube error: status, reason and the API server's message for an answer (kube's own
+/// `Display` appends a debug dump of the whole Status), the error and its causes otherwise.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => ServiceError {
+            status: s.code,
+            code: s.reason.clone(),
+            message: s.message.clone(),
+            retry_after: None,
+        }
+        .to_string(),
+        other => crate::oneline::chain(other),
+    }
+}
+
+/// How listing one scope (the cluster, or one namespace) of a type ended.
+pub enum Ended {
+    Done,
+    /// The consumer went away: stop everything.
+    Gone,
+    /// 403, with the reason to show.
+    Denied(String),
+    /// 404, with the reason to show.
+    NotFound(String),
+    /// Failed after retries; already reported as incomplete.
+    Failed,
+}
+
 impl Lister {
-    /// Lists `target` to the end, sending what it finds. Returns early if the receiver is gone.
+    /// Lists `target` to the end, sending what it finds. A namespaced type the credentials may not
+    /// list cluster-wide is listed namespace by namespace instead (see `namespaces`).
     pub async fn list(&self, target: &ListTarget, tx: &mpsc::Sender<ScanEvent>) {
-        let ar = ApiResource {
-            group: target.group.clone(),
-            version: target.version.clone(),
-            api_version: target.api_version(),
-            kind: target.kind.clone(),
-            plural: target.plural.clone(),
-        };
+        crate::discover::harness::fault_point(&target.cloud_type());
+        let ar = target.api_resource();
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let cloud_type = target.cloud_type();
+        match self.list_scope(&api, target, None, tx).await {
+            Ended::Denied(reason) if target.namespaced => {
+                super::namespaces::list_each(self, target, reason, tx).await
+            }
+            Ended::Denied(reason) | Ended::NotFound(reason) => {
+                let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
+            }
+            Ended::Done | Ended::Gone | Ended::Failed => {}
+        }
+    }
+
+    /// Lists one scope of `target` page by page: the whole cluster (`namespace` None, `api` from
+    /// `Api::all_with`) or one namespace.
+    pub async fn list_scope(
+        &self,
+        api: &Api<DynamicObject>,
+        target: &ListTarget,
+        namespace: Option<&str>,
+        tx: &mpsc::Sender<ScanEvent>,
+    ) -> Ended {
         let token = target.token();
         let cloud_type = target.cloud_type();
+        let what = match namespace {
+            None => format!("kubernetes {cloud_type}"),
+            Some(ns) => format!("kubernetes {cloud_type} in namespace {ns}"),
+        };
         let kind_reason = self
             .default_exclusions
             .then(|| kind_exclusion(&target.group, &target.kind))
@@ -73,6 +138,7 @@ impl Lister {
         let mut resume_after: Option<String> = None;
         let mut last_sent: Option<String> = None;
         let mut restarts = 0;
+        let mut tokens = PageTokens::new();
         loop {
             let mut lp = ListParams::default().limit(self.page_size);
             if let Some(c) = &cont {
@@ -95,29 +161,21 @@ impl Lister {
                         None => {
                             cont = None;
                             resume_after = last_sent.clone();
+                            tokens.restart();
                         }
                     }
                     continue;
                 }
-                Err(kube::Error::Api(s)) if s.code == 403 || s.code == 404 => {
-                    let what = if s.code == 403 {
-                        "access denied"
-                    } else {
-                        "not found"
-                    };
-                    let reason = format!("{what} ({}): {}", s.code, s.message);
-                    let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
-                    return;
+                Err(kube::Error::Api(s)) if s.code == 403 => {
+                    return Ended::Denied(format!("access denied (403): {}", s.message.trim()));
+                }
+                Err(kube::Error::Api(s)) if s.code == 404 => {
+                    return Ended::NotFound(format!("not found (404): {}", s.message.trim()));
                 }
                 Err(e) => {
-                    let what = format!("kubernetes {}", target.cloud_type());
-                    let _ = tx
-                        .send(ScanEvent::Incomplete {
-                            what,
-                            reason: e.to_string(),
-                        })
-                        .await;
-                    return;
+                    let reason = describe(&e);
+                    let _ = tx.send(ScanEvent::Incomplete { what, reason }).await;
+                    return Ended::Failed;
                 }
             };
             for item in list.items {
@@ -145,19 +203,17 @@ impl Lister {
                     None => ScanEvent::Found(Discovered::new(&token, id, &cloud_type, &self.scope)),
                 };
                 if tx.send(event).await.is_err() {
-                    return;
+                    return Ended::Gone;
                 }
             }
-            match list.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(next) if cont.as_ref() == Some(&next) => {
-                    let what = format!("kubernetes {}", target.cloud_type());
-                    let reason =
-                        "the API server returned the same continue token twice".to_string();
+            match tokens.next(list.metadata.continue_) {
+                Ok(Some(next)) => cont = Some(next),
+                Ok(None) => return Ended::Done,
+                Err(repeated) => {
+                    let reason = repeated.to_string();
                     let _ = tx.send(ScanEvent::Incomplete { what, reason }).await;
-                    return;
+                    return Ended::Failed;
                 }
-                Some(next) => cont = Some(next),
-                None => return,
             }
         }
     }

@@ -5,16 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::stream::{self, BoxStream};
+use futures::future::BoxFuture;
+use futures::stream;
 use futures::StreamExt;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
-use serde_json::{json, Map};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
-use crate::clouds::Cloud;
-use crate::discover::{ProviderSpec, ScanEvent, Scanner};
+use serde_json::{json, Map};
+
+use crate::cloud::Cloud;
+use crate::discover::{Events, ProviderSpec, ScanEvent, Scanner};
 use crate::filter::TypeFilter;
 use crate::naming::name_for;
 use crate::retry::{RateGovernor, RetryPolicy};
@@ -23,6 +23,8 @@ use crate::settings::{InputError, Settings};
 pub mod discovery;
 pub mod exclusions;
 pub mod list;
+pub mod namespaces;
+pub mod retry_after;
 
 /// Types listed at once. The API server's priority-and-fairness limits apply per client.
 const LIST_CONCURRENCY: usize = 4;
@@ -31,6 +33,8 @@ const REQUESTS_PER_SECOND: f64 = 50.0;
 
 pub struct KubernetesScanner {
     client: Client,
+    /// Paces every request of the scan; the client's `Retry-After` layer pauses it.
+    governor: Arc<RateGovernor>,
     context: String,
     provider: ProviderSpec,
     default_exclusions: bool,
@@ -41,7 +45,7 @@ pub struct KubernetesScanner {
 
 impl KubernetesScanner {
     pub async fn new(settings: &Settings) -> Result<Self, InputError> {
-        let version = Cloud::Kubernetes.provider_version(settings)?;
+        let version = settings.provider_version()?;
         let default_exclusions = settings.get_bool("defaultExclusions")?.unwrap_or(true);
         let page_size = match settings.get("pageSize") {
             None => list::PAGE_SIZE,
@@ -57,11 +61,20 @@ impl KubernetesScanner {
         // kube's own retry layer retries 503s many times with growing delays; ours is bounded and
         // shared with every other cloud.
         config.default_retry = false;
-        let client = Client::try_from(config).map_err(|e| {
-            InputError::new(format!(
-                "kubernetes context {context:?}: cannot build a client: {e}"
-            ))
-        })?;
+        let governor = Arc::new(RateGovernor::new(
+            REQUESTS_PER_SECOND,
+            REQUESTS_PER_SECOND,
+            100.0,
+        ));
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| {
+                InputError::new(format!(
+                    "kubernetes context {context:?}: cannot build a client: {}",
+                    crate::oneline::chain(&e)
+                ))
+            })?
+            .with_layer(&retry_after::layer(governor.clone()))
+            .build();
 
         let mut inputs = Map::new();
         if from_kubeconfig {
@@ -75,6 +88,7 @@ impl KubernetesScanner {
         };
         Ok(KubernetesScanner {
             client,
+            governor,
             context,
             provider,
             default_exclusions,
@@ -105,8 +119,13 @@ async fn load_config(wanted: Option<&str>) -> Result<(Config, String, bool), Inp
         Some(p) => format!("KUBECONFIG={p}"),
         None => "~/.kube/config".into(),
     };
-    let kubeconfig = Kubeconfig::read()
-        .map_err(|e| InputError::new(format!("cannot read the kubeconfig ({source}): {e}")))?;
+    let paths: Vec<PathBuf> = match &env_paths {
+        Some(p) => std::env::split_paths(p)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => default_path.into_iter().collect(),
+    };
+    let kubeconfig = read_kubeconfig(&paths)?;
     let context = match wanted.or(kubeconfig.current_context.as_deref()) {
         Some(c) => c.to_string(),
         None => {
@@ -139,6 +158,35 @@ async fn load_config(wanted: Option<&str>) -> Result<(Config, String, bool), Inp
         .await
         .map_err(|e| InputError::new(format!("kubeconfig context {context:?}: {e}")))?;
     Ok((config, context, true))
+}
+
+/// Reads and merges the kubeconfig files (the first to set a value wins, as kubectl merges them). A
+/// file that cannot be read or parsed is one line naming it and the first error: the YAML parser's
+/// own message spans several lines with a source excerpt.
+fn read_kubeconfig(paths: &[PathBuf]) -> Result<Kubeconfig, InputError> {
+    let mut merged = Kubeconfig::default();
+    for path in paths {
+        let bad = |e: KubeconfigError| {
+            InputError::new(format!(
+                "cannot read the kubeconfig {}: {}",
+                path.display(),
+                first_error(&e)
+            ))
+        };
+        let one = Kubeconfig::read_from(path).map_err(bad)?;
+        merged = merged.merge(one).map_err(bad)?;
+    }
+    Ok(merged)
+}
+
+fn first_error(e: &KubeconfigError) -> String {
+    let text = match e {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        KubeconfigError::Parse(yaml) => format!("not a kubeconfig: {yaml}"),
+        other => other.to_string(),
+    };
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    first.trim().to_string()
 }
 
 fn home_kubeconfig() -> Option<PathBuf> {
@@ -184,20 +232,14 @@ impl Scanner for KubernetesScanner {
         self.provider.clone()
     }
 
-    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent> {
-        let (tx, rx) = mpsc::channel(256);
-        tokio::spawn(self.run(tx));
-        ReceiverStream::new(rx).boxed()
+    fn scan(self: Box<Self>, out: Events) -> BoxFuture<'static, ()> {
+        Box::pin(self.run(out))
     }
 }
 
 impl KubernetesScanner {
-    async fn run(self: Box<Self>, tx: mpsc::Sender<ScanEvent>) {
-        let governor = Arc::new(RateGovernor::new(
-            REQUESTS_PER_SECOND,
-            REQUESTS_PER_SECOND,
-            100.0,
-        ));
+    async fn run(self: Box<Self>, tx: Events) {
+        let governor = self.governor.clone();
         let policy = RetryPolicy::default();
         let found = policy
             .run(Some(&governor), list::classify, || {
@@ -211,7 +253,7 @@ impl KubernetesScanner {
                 let _ = tx
                     .send(ScanEvent::Incomplete {
                         what,
-                        reason: e.to_string(),
+                        reason: list::describe(&e),
                     })
                     .await;
                 return;
@@ -236,6 +278,7 @@ impl KubernetesScanner {
             default_exclusions: self.default_exclusions,
             scope: self.context.clone(),
             page_size: self.page_size,
+            namespaces: Default::default(),
         };
         // Listing a type only to drop everything it holds would cost API calls for nothing.
         let (targets, filtered): (Vec<_>, Vec<_>) = found

@@ -13,7 +13,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::RsaPrivateKey;
 
 use super::config_file::ConfigFile;
-use crate::settings::InputError;
+use crate::input_error::InputError;
 
 /// Resolved credentials. The private key never leaves this struct except into the signer.
 pub struct Credentials {

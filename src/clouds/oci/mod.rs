@@ -19,11 +19,10 @@ mod tree;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::stream::BoxStream;
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, OnceCell};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::OnceCell;
 
 use self::auth::{Credentials, Sources};
 use self::mapping::Mapper;
@@ -31,8 +30,9 @@ use self::read_id::ReadId;
 use self::search::{Endpoints, OciApi, ResourceSummary};
 use self::signer::RequestSigner;
 use self::tree::Tree;
-use crate::clouds::Cloud;
-use crate::discover::{Discovered, ProviderSpec, ScanEvent, Scanner};
+use crate::cloud::Cloud;
+use crate::discover::{Discovered, Events, ProviderSpec, ScanEvent, Scanner};
+use crate::http::paging::PageTokens;
 use crate::retry::RetryPolicy;
 use crate::settings::{InputError, Settings};
 
@@ -41,8 +41,6 @@ use crate::settings::{InputError, Settings};
 const GONE_STATES: [&str; 4] = ["DELETED", "DELETING", "TERMINATED", "TERMINATING"];
 /// Compartments searched at once; all calls share one rate governor anyway.
 const CONCURRENT_COMPARTMENTS: usize = 4;
-/// Events buffered ahead of the consumer.
-const CHANNEL_DEPTH: usize = 256;
 
 /// The OCI scanner for one tenancy and region.
 #[derive(Debug)]
@@ -107,7 +105,7 @@ impl OciScanner {
         };
         let signer = RequestSigner::new(creds.key_id(), creds.key.clone());
         Ok(OciScanner {
-            version: Cloud::Oci.provider_version(settings)?,
+            version: settings.provider_version()?,
             tenancy: creds.tenancy.clone(),
             region,
             compartment,
@@ -151,7 +149,7 @@ impl OciScanner {
         self
     }
 
-    async fn run(self, tx: mpsc::Sender<ScanEvent>) {
+    async fn run(self, tx: Events) {
         if self.mapper.is_empty() {
             // Without the schema nothing can be mapped: every hit is skipped, and the run must not
             // look complete.
@@ -221,10 +219,11 @@ impl OciScanner {
         compartment: &str,
         scope: &str,
         namespace: &OnceCell<Result<String, String>>,
-        tx: &mpsc::Sender<ScanEvent>,
+        tx: &Events,
     ) {
         let query = format!("query all resources where compartmentId = '{compartment}'");
         let mut page: Option<String> = None;
+        let mut tokens = PageTokens::new();
         let mut count = 0usize;
         loop {
             let (hits, next) = match self.api.search_page(&query, page.as_deref()).await {
@@ -246,9 +245,18 @@ impl OciScanner {
                     return; // the consumer is gone
                 }
             }
-            match next {
-                Some(n) => page = Some(n),
-                None => break,
+            match tokens.next(next) {
+                Ok(Some(n)) => page = Some(n),
+                Ok(None) => break,
+                Err(repeated) => {
+                    let _ = tx
+                        .send(ScanEvent::Incomplete {
+                            what: format!("resources of compartment {scope}"),
+                            reason: repeated.to_string(),
+                        })
+                        .await;
+                    return;
+                }
             }
         }
         let _ = tx
@@ -332,10 +340,8 @@ impl Scanner for OciScanner {
         }
     }
 
-    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent> {
-        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-        tokio::spawn(self.run(tx));
-        ReceiverStream::new(rx).boxed()
+    fn scan(self: Box<Self>, out: Events) -> BoxFuture<'static, ()> {
+        Box::pin((*self).run(out))
     }
 }
 

@@ -2,10 +2,11 @@
 //! inventory), Identity's compartment list (the tree to search) and Object Storage's GetNamespace
 //! (needed to build bucket ids).
 //!
-//! Every call goes through the shared [`RetryPolicy`] and one [`RateGovernor`] for the tenancy: 429
-//! slows the governor and is retried (honouring `retry-after`), 5xx and transport errors are retried
-//! with backoff, anything else fails at once. Lists are paged by the `opc-next-page` response header,
-//! passed back as the `page` query parameter.
+//! Every call goes through the shared [`RetryPolicy`] and one [`RateGovernor`] for the tenancy, with
+//! the shared HTTP verdict (`http::verdict`: 429 slows the governor and waits out `retry-after`, 5xx,
+//! `409 IncorrectState` and transport errors are retried with backoff, anything else fails at once).
+//! Lists are paged by the `opc-next-page` response header, passed back as the `page` query parameter
+//! and checked by the shared repeated-token guard.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,10 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::signer::RequestSigner;
+use crate::cloud::Cloud;
+use crate::http::paging::{PageTokens, RepeatedToken};
+use crate::http::verdict::{self, verdict};
+use crate::http::ServiceError;
 use crate::retry::{RateGovernor, RetryPolicy, Verdict};
 
 /// Largest page Resource Search and Identity accept.
@@ -54,29 +59,21 @@ impl Endpoints {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The service answered with an error: OCI bodies are `{"code": ..., "message": ...}`.
-    #[error("HTTP {status} {code}: {message}")]
-    Status {
-        status: u16,
-        code: String,
-        message: String,
-        retry_after: Option<Duration>,
-    },
+    #[error("{0}")]
+    Status(ServiceError),
     #[error("request failed: {0}")]
     Transport(String),
     #[error("unexpected response: {0}")]
     Decode(String),
+    #[error("{0}")]
+    RepeatedToken(#[from] RepeatedToken),
 }
 
 fn classify(e: &ApiError) -> Verdict {
     match e {
-        ApiError::Status {
-            status: 429,
-            retry_after,
-            ..
-        } => Verdict::Throttled(*retry_after),
-        ApiError::Status { status, .. } if *status >= 500 => Verdict::Retry,
-        ApiError::Status { .. } | ApiError::Decode(_) => Verdict::Fail,
-        ApiError::Transport(_) => Verdict::Retry,
+        ApiError::Status(s) => verdict(Cloud::Oci, s.status, &s.code, s.retry_after),
+        ApiError::Transport(_) => verdict::transport(),
+        ApiError::Decode(_) | ApiError::RepeatedToken(_) => Verdict::Fail,
     }
 }
 
@@ -160,6 +157,7 @@ impl OciApi {
     pub async fn list_compartments(&self, tenancy: &str) -> Result<Vec<Compartment>, ApiError> {
         let mut out = Vec::new();
         let mut page: Option<String> = None;
+        let mut tokens = PageTokens::new();
         loop {
             let mut url = self
                 .endpoints
@@ -180,7 +178,7 @@ impl OciApi {
             let (body, next) = self.call(Method::GET, url, None).await?;
             let items: Vec<Compartment> = serde_json::from_value(body).map_err(decode)?;
             out.extend(items);
-            match next {
+            match tokens.next(next)? {
                 Some(n) => page = Some(n),
                 None => return Ok(out),
             }
@@ -263,8 +261,7 @@ impl OciApi {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(crate::http::retry_after::parse);
         let bytes = resp.bytes().await.map_err(transport)?;
         if !status.is_success() {
             return Err(status_error(status, &bytes, retry_after));
@@ -283,12 +280,12 @@ fn status_error(status: StatusCode, body: &[u8], retry_after: Option<Duration>) 
             .unwrap_or("")
             .to_string()
     };
-    ApiError::Status {
+    ApiError::Status(ServiceError {
         status: status.as_u16(),
         code: field("code"),
         message: field("message"),
         retry_after,
-    }
+    })
 }
 
 fn transport(e: reqwest::Error) -> ApiError {

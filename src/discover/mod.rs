@@ -4,9 +4,20 @@
 //! `naming` gives each found resource a stable Pulumi name, and a sink reads it into the stack, writes
 //! it to `import.json`, or prints it. A scanner never talks to Pulumi and never names resources; a sink
 //! never talks to a cloud.
+//!
+//! Every cloud's listing runs inside the one [`harness`]: it owns the task, the bounded channel, and
+//! the rule that a listing which dies is reported as incomplete, never as a finished scan.
 
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+pub mod harness;
+
+/// Where a scanner sends what it finds. `send` fails once the consumer has gone away (the run was
+/// cancelled or ended): the scanner then returns, and the harness ends its task in any case.
+pub type Events = mpsc::Sender<ScanEvent>;
 
 /// One cloud resource, as found by a scanner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +95,14 @@ pub enum ScanEvent {
     /// handler, access denied for this type, not known to the installed provider). Reported once as a
     /// warning; does not make the scan incomplete.
     TypeSkipped { cloud_type: String, reason: String },
+    /// A type listed in some namespaces and not in these (Kubernetes RBAC granted per namespace).
+    /// Reported as a warning naming them and counted in the summary, like [`ScanEvent::TypeSkipped`];
+    /// does not make the scan incomplete.
+    NamespacesSkipped {
+        cloud_type: String,
+        namespaces: Vec<String>,
+        reason: String,
+    },
     /// Listing failed after retries: resources may exist that were not reported. The run must not
     /// look successful (exit 32), or the engine would drop their earlier state.
     Incomplete { what: String, reason: String },
@@ -115,14 +134,23 @@ impl ProviderSpec {
 /// A cloud scanner: lists one scope and yields what it finds.
 ///
 /// Implementations do their own listing concurrency and rate limiting (shared helpers live in
-/// `retry`), and must respect backpressure: the returned stream is polled only as fast as the sink
-/// consumes it, so a scanner that buffers must do so in a bounded channel.
-pub trait Scanner: Send {
+/// `retry` and `http`), and never spawn the listing themselves: [`harness::discover`] runs
+/// [`Scanner::scan`] in its own task behind a bounded channel, so the stream is consumed only as
+/// fast as the sink takes it, a crash is reported, and the listing stops when the consumer goes away.
+pub trait Scanner: Send + 'static {
     /// The provider the resources are read with. Known before discovery starts, so the engine sink can
     /// register it before any read.
     fn provider(&self) -> ProviderSpec;
 
-    /// Start discovery. The stream ends when the scope has been listed completely (or as completely
-    /// as it could be: failures are reported as [`ScanEvent::Incomplete`]).
-    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent>;
+    /// Lists the scope into `out`, returning when it has been listed completely (or as completely
+    /// as it could be: failures are sent as [`ScanEvent::Incomplete`]) or when `out` is closed.
+    fn scan(self: Box<Self>, out: Events) -> BoxFuture<'static, ()>;
+
+    /// Starts discovery through the harness.
+    fn discover(self: Box<Self>) -> BoxStream<'static, ScanEvent>
+    where
+        Self: Sized,
+    {
+        harness::discover(self)
+    }
 }
