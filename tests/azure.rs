@@ -694,3 +694,30 @@ fn shared_type_map_ids_map_to_their_tokens() {
     assert!(unmapped.is_empty(), "unmapped:\n{}", unmapped.join("\n"));
     assert!(right >= unambiguous);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_link_that_repeats_ends_that_list_as_incomplete() {
+    let (mut arm, _) = estate();
+    arm.page_size = 1;
+    arm.stuck_paths = vec![format!("/subscriptions/{SUB}/resources").to_ascii_lowercase()];
+    let fakes = start_estate(arm).await;
+    let s = settings(&fakes, "westus2", &[]);
+    let scanner = scanner(&s, &secret_env(&fakes)).await.expect("scanner");
+    // Without the guard the resource list pages forever.
+    let events = tokio::time::timeout(std::time::Duration::from_secs(60), collect(scanner))
+        .await
+        .expect("the scan must end");
+    let incomplete: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            ScanEvent::Incomplete { what, reason } => Some((what.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!incomplete.is_empty());
+    for (what, reason) in &incomplete {
+        assert!(reason.contains("same page token"), "{what}: {reason}");
+    }
+    // Resource groups page normally.
+    assert!(found(&events).iter().any(|d| d.id == rg_id("rg-west")));
+}

@@ -742,3 +742,56 @@ fn composite_read_ids_follow_the_provider_import_docs() {
     // Buckets, logs, KMS keys and MySQL configurations are the ones built from a search hit.
     assert!(built.len() >= 4, "{built:?}");
 }
+
+#[tokio::test]
+async fn a_page_token_that_repeats_ends_that_list_as_incomplete() {
+    let mut fake = tenancy_fake();
+    fake.page_size = 1;
+    fake.stuck_paging.insert(DEV.to_string());
+    let fake = Arc::new(fake);
+    let base = fake.clone().serve().await;
+    let env = Env::new(keys::KEY_PKCS8);
+    let scanner = env
+        .scanner(&["-c", &format!("endpoint={base}")])
+        .unwrap()
+        .with_schema_tokens(tokens())
+        .with_retry_policy(fast_policy());
+    // Without the guard the search of `dev` pages forever.
+    let events = tokio::time::timeout(Duration::from_secs(30), collect(scanner))
+        .await
+        .expect("the scan must end");
+    let o = outcome(events);
+    let what: Vec<&String> = o.incomplete.keys().collect();
+    assert_eq!(what, ["resources of compartment us-phoenix-1/dev"]);
+    assert!(
+        o.incomplete["resources of compartment us-phoenix-1/dev"].contains("same page token"),
+        "{:?}",
+        o.incomplete
+    );
+    // The other compartments are complete.
+    assert!(o.found.contains_key("oci:Core/subnet:Subnet"));
+
+    // The same for ListCompartments: the tree is not known, so nothing below the root is searched.
+    let mut fake = tenancy_fake();
+    fake.page_size = 1;
+    fake.stuck_paging.insert("compartments".to_string());
+    let fake = Arc::new(fake);
+    let base = fake.clone().serve().await;
+    let scanner = env
+        .scanner(&["-c", &format!("endpoint={base}")])
+        .unwrap()
+        .with_schema_tokens(tokens())
+        .with_retry_policy(fast_policy());
+    let events = tokio::time::timeout(Duration::from_secs(30), collect(scanner))
+        .await
+        .expect("the scan must end");
+    let o = outcome(events);
+    let reasons: Vec<&String> = o
+        .incomplete
+        .iter()
+        .filter(|(w, _)| w.contains("compartment list"))
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(reasons.len(), 1, "{:?}", o.incomplete);
+    assert!(reasons[0].contains("same page token"), "{reasons:?}");
+}

@@ -39,6 +39,9 @@ pub struct FakeArm {
     pub retry_after_secs: u32,
     /// Lowercased path prefixes answered 500 every time.
     pub fail_paths: Vec<String>,
+    /// Lowercased path prefixes whose `nextLink` sticks: every page after the first links back to
+    /// the second page again.
+    pub stuck_paths: Vec<String>,
     /// Lowercased path prefixes answered 403 `AuthorizationFailed` (a role without that read).
     pub forbid_paths: Vec<String>,
     /// Every request (path and query) that got past authentication.
@@ -58,6 +61,7 @@ impl FakeArm {
             resources: Vec::new(),
             children: HashMap::new(),
             page_size: 2,
+            stuck_paths: Vec::new(),
             throttle_next: AtomicU32::new(0),
             retry_after_secs: 1,
             fail_paths: Vec::new(),
@@ -183,7 +187,10 @@ impl FakeArm {
                         q.append_pair(k, v);
                     }
                 }
-                q.append_pair("$skiptoken", &end.to_string());
+                let lower = path.to_ascii_lowercase();
+                let stuck = self.stuck_paths.iter().any(|p| lower.starts_with(p));
+                let next_start = if stuck { self.page_size } else { end };
+                q.append_pair("$skiptoken", &next_start.to_string());
             }
             body["nextLink"] = json!(next.as_str());
         }

@@ -57,6 +57,9 @@ pub struct FakeOci {
     pub always_throttle: HashSet<String>,
     /// Searches of these compartments are always answered 500.
     pub always_fail: HashSet<String>,
+    /// Lists whose `opc-next-page` token sticks: every page after the first hands back the first
+    /// page's token again. A compartment id (its search) or `compartments` (ListCompartments).
+    pub stuck_paging: HashSet<String>,
     pub log: Mutex<Log>,
 }
 
@@ -83,6 +86,7 @@ impl FakeOci {
             throttle_first: AtomicU32::new(0),
             always_throttle: HashSet::new(),
             always_fail: HashSet::new(),
+            stuck_paging: HashSet::new(),
             log: Mutex::new(Log::default()),
         }
     }
@@ -234,6 +238,7 @@ fn page(
     fake: &FakeOci,
     items: Vec<Value>,
     query: &HashMap<String, String>,
+    stuck: bool,
 ) -> Result<(Vec<Value>, Option<String>), Box<Response>> {
     let limit = query
         .get("limit")
@@ -259,7 +264,11 @@ fn page(
     };
     let end = (start + limit).min(items.len());
     let chunk = items.get(start..end).unwrap_or(&[]).to_vec();
-    Ok((chunk, (end < items.len()).then(|| format!("opaque-{end}"))))
+    let next_start = if stuck { limit } else { end };
+    Ok((
+        chunk,
+        (end < items.len()).then(|| format!("opaque-{next_start}")),
+    ))
 }
 
 /// A JSON answer with the `opc-next-page` header when there is a next page.
@@ -290,7 +299,8 @@ fn compartments(fake: &FakeOci, query: &HashMap<String, String>) -> Response {
         .filter(|c| state.is_none_or(|s| c["lifecycleState"] == s.as_str()))
         .cloned()
         .collect();
-    match page(fake, items, query) {
+    let stuck = fake.stuck_paging.contains("compartments");
+    match page(fake, items, query, stuck) {
         // ListCompartments returns a bare array.
         Ok((chunk, next)) => paged(Value::Array(chunk), next),
         Err(resp) => *resp,
@@ -367,7 +377,10 @@ fn search(fake: &FakeOci, query: &HashMap<String, String>, body: &[u8]) -> Respo
         })
         .cloned()
         .collect();
-    match page(fake, items, query) {
+    let stuck = compartment
+        .as_ref()
+        .is_some_and(|c| fake.stuck_paging.contains(c));
+    match page(fake, items, query, stuck) {
         // SearchResources returns a ResourceSummaryCollection.
         Ok((chunk, next)) => paged(json!({ "items": chunk }), next),
         Err(resp) => *resp,
