@@ -51,7 +51,9 @@ struct Prepared {
 /// Everything that can be checked without calling a cloud or the engine.
 async fn prepare(settings: &Settings) -> Result<Prepared, InputError> {
     let filter = TypeFilter::new(&settings.include, &settings.exclude)?;
-    let built = clouds::scanner(settings).await?;
+    // Every key is checked before any cloud call.
+    let options = clouds::CloudOptions::from_settings(settings)?;
+    let built = clouds::scanner(settings, &options).await?;
     Ok(Prepared {
         filter,
         scanner: built.scanner,

@@ -2,6 +2,11 @@
 //! checked before any cloud or engine call. Bad input becomes one [`InputError`] line naming the flag,
 //! variable or config key at fault.
 //!
+//! This is the low level (ripgrep's `LowArgs`): raw values layered by source, plus the settings every
+//! cloud shares, checked here. Each cloud's typed options are built from it once, before any cloud
+//! or engine call (`clouds::CloudOptions`, ripgrep's `HiArgs::from_low_args`); nothing after that
+//! reads a raw key.
+//!
 //! One key space serves all three sources: `--config region=us-west-2`, the flag `--region`, and the
 //! stack config `pulumi-cloud-import:region` all set the key `region`. Flags win over environment
 //! variables, which win over stack config.
@@ -140,6 +145,10 @@ pub struct Settings {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub debug: bool,
+    /// The provider plugin version to read with: `providerVersion`, checked, or the pinned one.
+    pub provider_version: String,
+    /// `schemaFile`: a provider schema file the user named.
+    pub schema_file: Option<PathBuf>,
     /// Present in engine mode.
     pub pulumi: Option<PulumiEnv>,
     /// key -> (value, where it was set: the stack config key, variable or flag to name in errors).
@@ -253,6 +262,8 @@ impl Settings {
             include: Vec::new(),
             exclude: Vec::new(),
             debug: false,
+            provider_version: String::new(),
+            schema_file: None,
             pulumi,
             values,
         };
@@ -263,6 +274,11 @@ impl Settings {
         settings.include = settings.get_list("include")?;
         settings.exclude = settings.get_list("exclude")?;
         settings.debug = settings.get_bool("debug")?.unwrap_or(false);
+        settings.provider_version = cloud.provider_version(
+            settings.get("providerVersion"),
+            &settings.describe("providerVersion"),
+        )?;
+        settings.schema_file = settings.get("schemaFile").map(PathBuf::from);
         Ok(settings)
     }
 
@@ -274,8 +290,10 @@ impl Settings {
         )
     }
 
-    /// The raw value of a key, if set anywhere.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    /// The raw value of a key, if set anywhere. Only the options builders call this and the typed
+    /// getters below (`from_sources` here, and each cloud's `options` module): everything
+    /// downstream takes typed, already checked options.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(key)
             .map(|(v, _)| v.as_str())
@@ -283,7 +301,7 @@ impl Settings {
     }
 
     /// A boolean key (`true`/`false`, also `1`/`0`, `yes`/`no`).
-    pub fn get_bool(&self, key: &str) -> Result<Option<bool>, InputError> {
+    pub(crate) fn get_bool(&self, key: &str) -> Result<Option<bool>, InputError> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => match v.to_ascii_lowercase().as_str() {
@@ -299,7 +317,7 @@ impl Settings {
 
     /// A list key: a JSON array of strings (as `pulumi config set --path` writes it) or a
     /// comma-separated string.
-    pub fn get_list(&self, key: &str) -> Result<Vec<String>, InputError> {
+    pub(crate) fn get_list(&self, key: &str) -> Result<Vec<String>, InputError> {
         let Some(v) = self.get(key) else {
             return Ok(Vec::new());
         };

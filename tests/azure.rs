@@ -12,7 +12,7 @@ use clap::Parser;
 use futures::StreamExt;
 use serde_json::Value;
 
-use cloud_import::clouds::azure::{fallback_token, AzureScanner, TypeMap};
+use cloud_import::clouds::azure::{fallback_token, AzureOptions, AzureScanner, TypeMap};
 use cloud_import::discover::{ScanEvent, Scanner};
 use cloud_import::settings::{Cli, Settings};
 use fake_azure::entra::Entra;
@@ -42,7 +42,8 @@ async fn scanner(
     settings: &Settings,
     env: &HashMap<String, String>,
 ) -> Result<AzureScanner, String> {
-    AzureScanner::from_lookup(settings, &|k| env.get(k).cloned())
+    let options = AzureOptions::from_settings(settings).map_err(|e| e.to_string())?;
+    AzureScanner::from_lookup(&options, &|k| env.get(k).cloned())
         .await
         .map_err(|e| e.to_string())
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::Parser;
 use cloud_import::clouds::oci::mapping::Mapper;
 use cloud_import::clouds::oci::signer::RequestSigner;
-use cloud_import::clouds::oci::OciScanner;
+use cloud_import::clouds::oci::{OciOptions, OciScanner};
 use cloud_import::discover::{ScanEvent, Scanner};
 use cloud_import::retry::RetryPolicy;
 use cloud_import::settings::{Cli, Settings};
@@ -136,7 +136,8 @@ impl Env {
         argv.extend_from_slice(args);
         let settings = Settings::from_sources(Cli::try_parse_from(argv).unwrap(), |_| None)
             .map_err(|e| e.to_string())?;
-        OciScanner::with_env(&settings, &|k| self.vars.get(k).cloned()).map_err(|e| e.to_string())
+        let options = OciOptions::from_settings(&settings).map_err(|e| e.to_string())?;
+        OciScanner::with_env(&options, &|k| self.vars.get(k).cloned()).map_err(|e| e.to_string())
     }
 }
 

@@ -10,6 +10,30 @@ pub mod azure;
 pub mod kubernetes;
 pub mod oci;
 
+/// Each cloud's typed options, built once from the settings before any cloud or engine call
+/// (ripgrep's `HiArgs::from_low_args`): every check of a cloud's keys happens here, and the scanners
+/// take these, never raw settings.
+#[derive(Debug, Clone)]
+pub enum CloudOptions {
+    Aws(aws::AwsOptions),
+    Azure(azure::AzureOptions),
+    Kubernetes(kubernetes::KubernetesOptions),
+    Oci(oci::OciOptions),
+}
+
+impl CloudOptions {
+    pub fn from_settings(settings: &Settings) -> Result<Self, InputError> {
+        Ok(match settings.cloud {
+            Cloud::Aws => CloudOptions::Aws(aws::AwsOptions::from_settings(settings)?),
+            Cloud::Azure => CloudOptions::Azure(azure::AzureOptions::from_settings(settings)?),
+            Cloud::Kubernetes => {
+                CloudOptions::Kubernetes(kubernetes::KubernetesOptions::from_settings(settings)?)
+            }
+            Cloud::Oci => CloudOptions::Oci(oci::OciOptions::from_settings(settings)?),
+        })
+    }
+}
+
 /// A scanner ready to run, and warnings to show once the run's reporter exists.
 pub struct Built {
     pub scanner: Box<dyn Scanner>,
@@ -18,13 +42,13 @@ pub struct Built {
 
 /// Builds the scanner for the configured cloud. Configuration problems (no credentials, unreadable
 /// kubeconfig) come back as [`InputError`]s before any listing starts.
-pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
+pub async fn scanner(settings: &Settings, options: &CloudOptions) -> Result<Built, InputError> {
     crate::install_crypto_provider();
     let mut warnings = Vec::new();
-    let scanner: Box<dyn Scanner> = match settings.cloud {
-        Cloud::Kubernetes => Box::new(kubernetes::KubernetesScanner::new(settings).await?),
-        Cloud::Aws => {
-            let scanner = aws::AwsScanner::new(settings).await?;
+    let scanner: Box<dyn Scanner> = match options {
+        CloudOptions::Kubernetes(o) => Box::new(kubernetes::KubernetesScanner::new(o).await?),
+        CloudOptions::Aws(o) => {
+            let scanner = aws::AwsScanner::new(o.clone()).await?;
             // Tokens the installed aws-native does not know are skipped with a reason.
             match provider_schema(settings, Cloud::Aws).await? {
                 Ok(schema) => {
@@ -36,8 +60,8 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
                 }
             }
         }
-        Cloud::Azure => {
-            let scanner = azure::AzureScanner::new(settings).await?;
+        CloudOptions::Azure(o) => {
+            let scanner = azure::AzureScanner::new(o).await?;
             match provider_schema(settings, Cloud::Azure).await? {
                 Ok(schema) => {
                     let pairs = schema.resources.iter().filter_map(|(token, r)| {
@@ -53,8 +77,8 @@ pub async fn scanner(settings: &Settings) -> Result<Built, InputError> {
                 }
             }
         }
-        Cloud::Oci => {
-            let scanner = oci::OciScanner::new(settings).await?;
+        CloudOptions::Oci(o) => {
+            let scanner = oci::OciScanner::new(o).await?;
             match provider_schema(settings, Cloud::Oci).await? {
                 Ok(schema) => {
                     let formats: Vec<(String, String)> = schema
@@ -90,7 +114,7 @@ async fn provider_schema(
     settings: &Settings,
     cloud: Cloud,
 ) -> Result<Result<std::sync::Arc<crate::schema::Schema>, String>, InputError> {
-    let version = settings.provider_version()?;
+    let version = settings.provider_version.clone();
     let sources = crate::schema::SchemaSources::from_settings(settings, |k| std::env::var(k).ok());
     if let Some(path) = &sources.file {
         let bad = |why: String| {

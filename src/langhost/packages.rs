@@ -132,7 +132,7 @@ fn package_of_stack(
             .to_string()
     };
     let settings = Settings::from_sources(Cli::default(), lookup).map_err(invalid)?;
-    let version = settings.provider_version().map_err(invalid)?;
+    let version = settings.provider_version.clone();
     Ok(Some((settings.cloud.package().to_string(), version)))
 }
 

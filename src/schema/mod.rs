@@ -62,8 +62,8 @@ impl SchemaSources {
     /// `-c schemaFile=...`) taking precedence over the environment variable.
     pub fn from_settings(settings: &Settings, env: impl Fn(&str) -> Option<String>) -> Self {
         let mut sources = Self::from_lookup(env);
-        if let Some(path) = settings.get(SCHEMA_FILE_KEY) {
-            sources.file = Some(PathBuf::from(path));
+        if let Some(path) = &settings.schema_file {
+            sources.file = Some(path.clone());
         }
         sources
     }

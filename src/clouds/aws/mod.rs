@@ -11,6 +11,7 @@ pub mod errors;
 pub mod fanout;
 pub mod global;
 pub mod list;
+pub mod options;
 mod scan;
 pub mod token;
 pub mod types;
@@ -28,84 +29,13 @@ pub use global::GlobalMode;
 
 use crate::cloud::Cloud;
 use crate::discover::{Events, ProviderSpec, Scanner};
-use crate::settings::{InputError, Settings};
+use crate::input_error::InputError;
+pub use options::AwsOptions;
 
 /// Listings in flight at once, by default (reads are paced separately by the workers setting).
 pub const DEFAULT_LIST_CONCURRENCY: usize = 8;
 /// Cloud Control's observed per-account-region limit, in requests/s.
 pub const DEFAULT_RATE_LIMIT: f64 = 25.0;
-
-/// The scan's knobs, from settings (or set directly by tests and benchmarks).
-#[derive(Debug, Clone)]
-pub struct AwsOptions {
-    /// Scanned region; `None` takes the one aws-config resolves (AWS_REGION, profile).
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub global_region: String,
-    pub global_mode: GlobalMode,
-    pub list_concurrency: usize,
-    pub rate_limit: f64,
-    /// The aws-native plugin version the provider resource is registered with.
-    pub provider_version: String,
-}
-
-impl Default for AwsOptions {
-    fn default() -> Self {
-        AwsOptions {
-            region: None,
-            profile: None,
-            global_region: global::DEFAULT_GLOBAL_REGION.to_string(),
-            global_mode: GlobalMode::Designated,
-            list_concurrency: DEFAULT_LIST_CONCURRENCY,
-            rate_limit: DEFAULT_RATE_LIMIT,
-            provider_version: Cloud::Aws.pinned_version().to_string(),
-        }
-    }
-}
-
-impl AwsOptions {
-    /// Reads and checks the AWS keys: `region`, `profile`, `globalRegion`, `globalResources`,
-    /// `listConcurrency`, `rateLimit`, plus `providerVersion`.
-    pub fn from_settings(settings: &Settings) -> Result<Self, InputError> {
-        let mut o = AwsOptions {
-            region: settings.get("region").map(str::to_string),
-            profile: settings.get("profile").map(str::to_string),
-            provider_version: settings.provider_version()?,
-            ..AwsOptions::default()
-        };
-        if let Some(r) = settings.get("globalRegion") {
-            o.global_region = r.trim().to_string();
-        }
-        if let Some(m) = settings.get("globalResources") {
-            o.global_mode = m.parse().map_err(|e| {
-                InputError::new(format!("{} {e}", settings.describe("globalResources")))
-            })?;
-        }
-        if let Some(c) = settings.get("listConcurrency") {
-            o.list_concurrency = match c.trim().parse::<usize>() {
-                Ok(n) if (1..=64).contains(&n) => n,
-                _ => {
-                    return Err(InputError::new(format!(
-                        "{} must be a whole number from 1 to 64, not {c:?}",
-                        settings.describe("listConcurrency")
-                    )))
-                }
-            };
-        }
-        if let Some(r) = settings.get("rateLimit") {
-            o.rate_limit = match r.trim().parse::<f64>() {
-                Ok(x) if x.is_finite() && (0.1..=1000.0).contains(&x) => x,
-                _ => {
-                    return Err(InputError::new(format!(
-                        "{} must be requests per second between 0.1 and 1000, not {r:?}",
-                        settings.describe("rateLimit")
-                    )))
-                }
-            };
-        }
-        Ok(o)
-    }
-}
 
 /// Lists one AWS account-region through Cloud Control.
 pub struct AwsScanner {
@@ -118,9 +48,8 @@ pub struct AwsScanner {
 }
 
 impl AwsScanner {
-    /// From the run's settings: loads aws-config's default chain and checks region and credentials.
-    pub async fn new(settings: &Settings) -> Result<Self, InputError> {
-        let options = AwsOptions::from_settings(settings)?;
+    /// From its options: loads aws-config's default chain and checks region and credentials.
+    pub async fn new(options: AwsOptions) -> Result<Self, InputError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(r) = &options.region {
             loader = loader.region(Region::new(r.clone()));
@@ -132,7 +61,7 @@ impl AwsScanner {
         if sdk.region().is_none() {
             return Err(InputError::new(format!(
                 "no AWS region: pass --region, set AWS_REGION, or set {}",
-                settings.describe("region")
+                options.region_key
             )));
         }
         Self::from_sdk_config(&sdk, options, Endpoints::default()).await
@@ -226,63 +155,5 @@ impl Scanner for AwsScanner {
             account_id: self.account_id.clone(),
         };
         Box::pin(scan::run(self.api.clone(), cfg, out))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::settings::Cli;
-    use clap::Parser;
-
-    fn options(args: &[&str]) -> Result<AwsOptions, InputError> {
-        let mut argv = vec!["pulumi-cloud-import", "--list", "--cloud", "aws"];
-        argv.extend_from_slice(args);
-        let settings = Settings::from_sources(Cli::try_parse_from(argv).unwrap(), |_| None)?;
-        AwsOptions::from_settings(&settings)
-    }
-
-    #[test]
-    fn config_keys_are_read_and_checked() {
-        let o = options(&[]).unwrap();
-        assert_eq!(o.region, None);
-        assert_eq!(o.global_region, "us-east-1");
-        assert_eq!(o.global_mode, GlobalMode::Designated);
-        assert_eq!(o.list_concurrency, DEFAULT_LIST_CONCURRENCY);
-        assert_eq!(o.rate_limit, DEFAULT_RATE_LIMIT);
-
-        let o = options(&[
-            "--region",
-            "eu-west-1",
-            "--profile",
-            "prod",
-            "-c",
-            "globalRegion=eu-west-1",
-            "-c",
-            "globalResources=all",
-            "-c",
-            "listConcurrency=3",
-            "-c",
-            "rateLimit=12.5",
-        ])
-        .unwrap();
-        assert_eq!(o.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(o.profile.as_deref(), Some("prod"));
-        assert_eq!(o.global_region, "eu-west-1");
-        assert_eq!(o.global_mode, GlobalMode::All);
-        assert_eq!(o.list_concurrency, 3);
-        assert_eq!(o.rate_limit, 12.5);
-
-        for (arg, key) in [
-            ("listConcurrency=0", "listConcurrency"),
-            ("listConcurrency=many", "listConcurrency"),
-            ("rateLimit=0", "rateLimit"),
-            ("rateLimit=NaN", "rateLimit"),
-            ("globalResources=some", "globalResources"),
-        ] {
-            let err = options(&["-c", arg]).unwrap_err().to_string();
-            assert!(err.contains(key), "{arg}: {err}");
-            assert!(!err.contains('\n'), "{arg}: {err}");
-        }
     }
 }

@@ -19,6 +19,7 @@ mod children;
 mod credentials;
 mod fallback;
 pub mod mapping;
+pub mod options;
 mod scan;
 mod template;
 
@@ -36,8 +37,9 @@ use serde_json::{Map, Value};
 
 use crate::cloud::Cloud;
 use crate::discover::{Events, ProviderSpec, Scanner};
+use crate::input_error::InputError;
 use crate::retry::RetryPolicy;
-use crate::settings::{InputError, Settings};
+pub use options::AzureOptions;
 
 /// The locations to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,14 +98,14 @@ pub struct AzureScanner {
 }
 
 impl AzureScanner {
-    /// Builds the scanner from settings and the process environment.
-    pub async fn new(settings: &Settings) -> Result<Self, InputError> {
-        Self::from_lookup(settings, &|k| std::env::var(k).ok()).await
+    /// Builds the scanner from its options and the process environment.
+    pub async fn new(options: &AzureOptions) -> Result<Self, InputError> {
+        Self::from_lookup(options, &|k| std::env::var(k).ok()).await
     }
 
-    /// Builds the scanner from settings and an environment lookup.
+    /// Builds the scanner from its options and an environment lookup.
     pub async fn from_lookup(
-        settings: &Settings,
+        options: &AzureOptions,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, InputError> {
         let env_first = |names: &[&str]| {
@@ -111,14 +113,14 @@ impl AzureScanner {
                 .iter()
                 .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
         };
-        let subscription = settings
-            .get("subscription")
-            .map(str::to_string)
+        let subscription = options
+            .subscription
+            .clone()
             .or_else(|| env_first(&["ARM_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"]))
             .ok_or_else(|| {
                 InputError::new(format!(
                     "no Azure subscription: set {} or ARM_SUBSCRIPTION_ID",
-                    settings.describe("subscription")
+                    options.subscription_key
                 ))
             })?
             .trim()
@@ -136,32 +138,28 @@ impl AzureScanner {
         {
             return Err(InputError::new(format!(
                 "{} must be a subscription id (a GUID)",
-                settings.describe("subscription")
+                options.subscription_key
             )));
         }
-        let mut location_values = settings.get_list("location")?;
+        let mut location_values = options.locations.clone();
         if location_values.is_empty() {
             if let Some(v) = env_first(&["ARM_LOCATION"]) {
                 location_values = v.split(',').map(|s| s.trim().to_string()).collect();
                 location_values.retain(|s| !s.is_empty());
             }
         }
-        let locations = Locations::parse(location_values, &settings.describe("location"))?;
-        let version = settings.provider_version()?;
+        let locations = Locations::parse(location_values, &options.location_key)?;
+        let version = options.provider_version.clone();
         let cloud = AzureCloud::from_lookup(env)?;
-        let endpoint_text = settings
-            .get("armEndpoint")
-            .map(str::to_string)
-            .unwrap_or_else(|| cloud.resource_manager.clone());
-        let endpoint = Url::parse(&endpoint_text)
-            .ok()
-            .filter(|u| u.scheme() == "https")
-            .ok_or_else(|| {
+        let endpoint = match &options.arm_endpoint {
+            Some(url) => url.clone(),
+            None => Url::parse(&cloud.resource_manager).map_err(|_| {
                 InputError::new(format!(
-                    "{} must be an https:// URL",
-                    settings.describe("armEndpoint")
+                    "the Azure cloud's Resource Manager URL {:?} is not a URL",
+                    cloud.resource_manager
                 ))
-            })?;
+            })?,
+        };
         // One HTTP client (one connection pool) for the credential and Resource Manager.
         let http = new_http_client(None);
         let client_options = ClientOptions {

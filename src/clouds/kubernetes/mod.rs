@@ -16,14 +16,16 @@ use serde_json::{json, Map};
 use crate::cloud::Cloud;
 use crate::discover::{Events, ProviderSpec, ScanEvent, Scanner};
 use crate::filter::TypeFilter;
+use crate::input_error::InputError;
 use crate::naming::name_for;
 use crate::retry::{RateGovernor, RetryPolicy};
-use crate::settings::{InputError, Settings};
+pub use options::KubernetesOptions;
 
 pub mod discovery;
 pub mod exclusions;
 pub mod list;
 pub mod namespaces;
+pub mod options;
 pub mod retry_after;
 
 /// Types listed at once. The API server's priority-and-fairness limits apply per client.
@@ -44,20 +46,9 @@ pub struct KubernetesScanner {
 }
 
 impl KubernetesScanner {
-    pub async fn new(settings: &Settings) -> Result<Self, InputError> {
-        let version = settings.provider_version()?;
-        let default_exclusions = settings.get_bool("defaultExclusions")?.unwrap_or(true);
-        let page_size = match settings.get("pageSize") {
-            None => list::PAGE_SIZE,
-            Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                InputError::new(format!(
-                    "{} must be a positive whole number, not {v:?}",
-                    settings.describe("pageSize")
-                ))
-            })?,
-        };
-        let filter = TypeFilter::new(&settings.include, &settings.exclude)?;
-        let (mut config, context, from_kubeconfig) = load_config(settings.get("context")).await?;
+    pub async fn new(options: &KubernetesOptions) -> Result<Self, InputError> {
+        let (mut config, context, from_kubeconfig) =
+            load_config(options.context.as_deref()).await?;
         // kube's own retry layer retries 503s many times with growing delays; ours is bounded and
         // shared with every other cloud.
         config.default_retry = false;
@@ -83,7 +74,7 @@ impl KubernetesScanner {
         let provider = ProviderSpec {
             package: Cloud::Kubernetes.package().into(),
             name: format!("kubernetes-{}", name_for(&context, &context)),
-            version,
+            version: options.provider_version.clone(),
             inputs,
         };
         Ok(KubernetesScanner {
@@ -91,9 +82,9 @@ impl KubernetesScanner {
             governor,
             context,
             provider,
-            default_exclusions,
-            page_size,
-            filter,
+            default_exclusions: options.default_exclusions,
+            page_size: options.page_size,
+            filter: options.filter.clone(),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod builtin;
 pub mod config_file;
 pub mod mapping;
+pub mod options;
 pub mod read_id;
 pub mod search;
 pub mod signer;
@@ -33,8 +34,9 @@ use self::tree::Tree;
 use crate::cloud::Cloud;
 use crate::discover::{Discovered, Events, ProviderSpec, ScanEvent, Scanner};
 use crate::http::paging::PageTokens;
+use crate::input_error::InputError;
 use crate::retry::RetryPolicy;
-use crate::settings::{InputError, Settings};
+pub use options::OciOptions;
 
 /// Lifecycle states of resources that are gone or going: listed by Search for a while after
 /// deletion, but there is nothing to read.
@@ -56,19 +58,19 @@ pub struct OciScanner {
 }
 
 impl OciScanner {
-    /// Builds the scanner from settings and the process environment.
-    pub async fn new(settings: &Settings) -> Result<Self, InputError> {
-        Self::with_env(settings, &|k| std::env::var(k).ok())
+    /// Builds the scanner from its options and the process environment.
+    pub async fn new(options: &OciOptions) -> Result<Self, InputError> {
+        Self::with_env(options, &|k| std::env::var(k).ok())
     }
 
-    /// Builds the scanner from settings and an environment lookup (tests pass their own).
+    /// Builds the scanner from its options and an environment lookup (tests pass their own).
     pub fn with_env(
-        settings: &Settings,
+        options: &OciOptions,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, InputError> {
         let creds = Credentials::resolve(&Sources {
-            region: settings.get("region"),
-            profile: settings.get("profile"),
+            region: options.region.as_deref(),
+            profile: options.profile.as_deref(),
             env,
         })?;
         let region = creds.region.trim().to_string();
@@ -80,23 +82,8 @@ impl OciScanner {
                 "OCI region {region:?} (from --region, OCI_REGION or `region` in the OCI config file) is not a region identifier such as us-phoenix-1"
             )));
         }
-        let compartment = match settings.get("compartment") {
-            None => None,
-            Some(c) if is_ocid(c) => Some(c.to_string()),
-            Some(c) => {
-                return Err(InputError::new(format!(
-                    "{} must be a compartment OCID (ocid1.compartment.oc1..., or the tenancy OCID), not {c:?}",
-                    settings.describe("compartment")
-                )));
-            }
-        };
-        let endpoints = match settings.get("endpoint") {
-            Some(base) => Endpoints::single(base).map_err(|_| {
-                InputError::new(format!(
-                    "{} must be a URL such as https://example.com",
-                    settings.describe("endpoint")
-                ))
-            })?,
+        let endpoints = match &options.endpoint {
+            Some(single) => single.clone(),
             None => Endpoints::for_region(&region).map_err(|_| {
                 InputError::new(format!(
                     "OCI region {region:?} does not form a valid endpoint"
@@ -105,10 +92,10 @@ impl OciScanner {
         };
         let signer = RequestSigner::new(creds.key_id(), creds.key.clone());
         Ok(OciScanner {
-            version: settings.provider_version()?,
+            version: options.provider_version.clone(),
             tenancy: creds.tenancy.clone(),
             region,
-            compartment,
+            compartment: options.compartment.clone(),
             api: OciApi::new(signer, endpoints, RetryPolicy::default()),
             mapper: Arc::new(Mapper::default()),
             import_formats: Arc::new(HashMap::new()),

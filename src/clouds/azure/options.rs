@@ -1,0 +1,50 @@
+//! The Azure scanner's typed options, built once from the settings (`subscription`, `location`,
+//! `armEndpoint`) and checked before any Azure call. The `ARM_*` variables fill what the settings
+//! leave unset when the scanner is built.
+
+use azure_core::http::Url;
+
+use crate::input_error::InputError;
+use crate::settings::Settings;
+
+#[derive(Debug, Clone)]
+pub struct AzureOptions {
+    pub provider_version: String,
+    /// As set; `None` falls back to `ARM_SUBSCRIPTION_ID`.
+    pub subscription: Option<String>,
+    /// Where to say the subscription is set, in messages.
+    pub subscription_key: String,
+    /// As set (names are checked with [`super::Locations::parse`]); empty falls back to
+    /// `ARM_LOCATION`.
+    pub locations: Vec<String>,
+    pub location_key: String,
+    /// Resource Manager's base URL, an `https://` URL; `None` is the cloud's own.
+    pub arm_endpoint: Option<Url>,
+}
+
+impl AzureOptions {
+    pub fn from_settings(settings: &Settings) -> Result<Self, InputError> {
+        let arm_endpoint = match settings.get("armEndpoint") {
+            None => None,
+            Some(text) => Some(
+                Url::parse(text)
+                    .ok()
+                    .filter(|u| u.scheme() == "https")
+                    .ok_or_else(|| {
+                        InputError::new(format!(
+                            "{} must be an https:// URL",
+                            settings.describe("armEndpoint")
+                        ))
+                    })?,
+            ),
+        };
+        Ok(AzureOptions {
+            provider_version: settings.provider_version.clone(),
+            subscription: settings.get("subscription").map(str::to_string),
+            subscription_key: settings.describe("subscription"),
+            locations: settings.get_list("location")?,
+            location_key: settings.describe("location"),
+            arm_endpoint,
+        })
+    }
+}
