@@ -450,6 +450,34 @@ async fn a_child_list_failing_after_retries_exits_32_after_reading_the_rest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_listing_that_panics_exits_32_without_signalling_shutdown() {
+    let (arm, _) = estate();
+    let fakes = start_estate(arm).await;
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut env = engine_env(&monitor, &fakes, "westus2");
+    // The debug build's fault hook panics the child listing task of this type.
+    env.push((
+        "PULUMI_CLOUD_IMPORT_TEST_PANIC".into(),
+        "Microsoft.Network/virtualNetworks/subnets".into(),
+    ));
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    let rec = monitor.record();
+    assert!(
+        !rec.calls.iter().any(|c| matches!(c, Call::Shutdown)),
+        "a crashed child listing must not let the engine discard state"
+    );
+    let errors = logs(&rec.calls, 3);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("discovery was incomplete") && e.contains("panicked")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_locations_read_every_group_and_skip_ids_without_a_template() {
     let (arm, ids) = estate();
     let fakes = start_estate(arm).await;

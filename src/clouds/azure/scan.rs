@@ -378,6 +378,7 @@ async fn list_children(
     list: &ChildList,
     group: Option<ResourceKey>,
 ) {
+    crate::discover::harness::fault_point(list.child_type);
     let path = format!("{}{}", parent_id, list.path);
     let url = arm.url(&path, &[("api-version", list.api_version)]);
     let mut pages = arm.pages(url);
