@@ -6,6 +6,8 @@
 //! backs off when the service says "slow down", and creeps back up. One governor is shared by every
 //! call a scan makes against one rate-limited scope (an AWS account-region, an ARM subscription).
 //! Written by hand because the well-kept limiter crates (governor, leaky-bucket) have fixed rates.
+//!
+//! Which [`Verdict`] an HTTP answer gets is decided in one place for every cloud, `http::verdict`.
 
 use std::future::Future;
 use std::sync::Mutex;
