@@ -29,6 +29,10 @@ pub struct Discovered {
     /// True when later resources may name this one as their parent, so the pipeline remembers how
     /// its read ended. Only parents are remembered, which keeps memory bounded.
     pub is_parent: bool,
+    /// Top-level output properties the engine must store as secrets although the provider does not
+    /// mark them (Kubernetes: the `metadata` of a Secret whose `kubectl apply` annotation holds its
+    /// values in plain text).
+    pub secret_outputs: Vec<String>,
 }
 
 impl Discovered {
@@ -47,6 +51,7 @@ impl Discovered {
             name_basis: None,
             parent: None,
             is_parent: false,
+            secret_outputs: Vec::new(),
         }
     }
 

@@ -114,6 +114,7 @@ impl Ctx {
             name_basis: Some(self.name_basis(&id)),
             parent,
             is_parent: false,
+            secret_outputs: Vec::new(),
             token,
             id,
             cloud_type: arm_type,
@@ -189,6 +190,7 @@ impl Run {
                 name_basis: Some(self.ctx.name_basis(&group.id)),
                 parent: None,
                 is_parent: true,
+                secret_outputs: Vec::new(),
             };
             if !self.ctx.send(ScanEvent::Found(found)).await {
                 return None;

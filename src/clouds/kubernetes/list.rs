@@ -142,7 +142,10 @@ impl Lister {
                         id,
                         reason: reason.to_string(),
                     },
-                    None => ScanEvent::Found(Discovered::new(&token, id, &cloud_type, &self.scope)),
+                    None => ScanEvent::Found(Discovered {
+                        secret_outputs: secret_outputs(&target.group, &target.kind, &meta),
+                        ..Discovered::new(&token, id, &cloud_type, &self.scope)
+                    }),
                 };
                 if tx.send(event).await.is_err() {
                     return;
@@ -160,5 +163,40 @@ impl Lister {
                 None => return,
             }
         }
+    }
+}
+
+/// `kubectl apply` keeps the whole applied manifest in an annotation, so a Secret created that way
+/// carries its values, in plain text, in its metadata. The provider marks only `data`/`stringData`
+/// secret on a read, so the engine is asked to store the Secret's `metadata` encrypted as well. Other
+/// Secrets keep their metadata searchable.
+fn secret_outputs(group: &str, kind: &str, meta: &ObjectMeta) -> Vec<String> {
+    let applied = meta
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(LAST_APPLIED));
+    if group.is_empty() && kind == "Secret" && applied {
+        vec!["metadata".into()]
+    } else {
+        Vec::new()
+    }
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn only_kubectl_applied_secrets_get_secret_metadata() {
+        let applied = ObjectMeta {
+            annotations: Some(BTreeMap::from([(LAST_APPLIED.to_string(), "{}".to_string())])),
+            ..Default::default()
+        };
+        assert_eq!(secret_outputs("", "Secret", &applied), vec!["metadata"]);
+        assert!(secret_outputs("", "ConfigMap", &applied).is_empty());
+        assert!(secret_outputs("", "Secret", &ObjectMeta::default()).is_empty());
     }
 }
