@@ -134,7 +134,6 @@ fn cluster() -> KubeOptions {
     );
     o.objects
         .insert("crontabsold", vec![FakeObject::ns("team-a", "legacy")]);
-    o.forbidden.insert("clusterroles");
     o.stale_groups.insert("metrics.k8s.io");
     // An expired token with a fresh one in the Status, and one without (the list restarts).
     o.expire_once.insert("configmaps", false);
@@ -152,6 +151,7 @@ fn expected(o: &KubeOptions) -> (BTreeMap<(String, String), ()>, usize) {
         "serviceaccounts" => "kubernetes:core/v1:ServiceAccount",
         "deployments" => "kubernetes:apps/v1:Deployment",
         "crontabs" => "kubernetes:stable.example.com/v1:CronTab",
+        "clusterroles" => "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
         _ => "",
     };
     let mut read = BTreeMap::new();
@@ -163,6 +163,7 @@ fn expected(o: &KubeOptions) -> (BTreeMap<(String, String), ()>, usize) {
         "serviceaccounts",
         "deployments",
         "crontabs",
+        "clusterroles",
     ] {
         for obj in &o.objects[p] {
             let skipped = obj.name == "kube-root-ca.crt"
@@ -234,7 +235,7 @@ async fn pulumi_up_reads_every_object_once_with_bounded_concurrency() {
         Some(5.0)
     );
 
-    // The forbidden type is a warning, not a failure; the stale metrics group is skipped.
+    // The stale metrics group is skipped with a warning.
     let warnings: Vec<String> = rec
         .calls
         .iter()
@@ -243,12 +244,6 @@ async fn pulumi_up_reads_every_object_once_with_bounded_concurrency() {
             _ => None,
         })
         .collect();
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("clusterroles") && w.contains("403")),
-        "{warnings:?}"
-    );
     assert!(
         warnings.iter().any(|w| w.contains("metrics.k8s.io")),
         "{warnings:?}"
@@ -304,6 +299,48 @@ async fn failed_listing_exits_32_without_signalling_shutdown() {
         .calls
         .iter()
         .any(|c| matches!(c, Call::Read(r, _) if r.r#type == "kubernetes:core/v1:ConfigMap")));
+}
+
+/// A type the credentials may not list is a gap in the scan: were the run to succeed, the engine
+/// would drop that type's objects read by an earlier run (a role narrowed between two runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_type_makes_the_scan_incomplete() {
+    let mut opts = cluster();
+    opts.forbidden.insert("clusterroles");
+    let kube = FakeKube::start(opts).await;
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
+    let mut env = host_env(&monitor, &[("cloud", "kubernetes")]);
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    let rec = monitor.record();
+    assert!(
+        !rec.calls.iter().any(|c| matches!(c, Call::Shutdown)),
+        "must not let the engine discard state"
+    );
+    let errors: Vec<&String> = rec
+        .calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Log(l) if l.severity == 3 => Some(&l.message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("rbac.authorization.k8s.io/v1/ClusterRole")
+                && e.contains("403")
+                && e.contains("pulumi-cloud-import:exclude")),
+        "{errors:?}"
+    );
+    assert!(rec
+        .calls
+        .iter()
+        .any(|c| matches!(c, Call::Read(r, _) if r.r#type == "kubernetes:apps/v1:Deployment")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,6 +40,10 @@ pub struct Discovered {
     /// True when later resources may name this one as their parent, so the pipeline remembers how
     /// its read ended. Only parents are remembered, which keeps memory bounded.
     pub is_parent: bool,
+    /// Top-level output properties the engine must store as secrets although the provider does not
+    /// mark them (Kubernetes: the `metadata` of a Secret whose `kubectl apply` annotation holds its
+    /// values in plain text).
+    pub secret_outputs: Vec<String>,
 }
 
 impl Discovered {
@@ -58,6 +62,7 @@ impl Discovered {
             name_basis: None,
             parent: None,
             is_parent: false,
+            secret_outputs: Vec::new(),
         }
     }
 
@@ -92,12 +97,13 @@ pub enum ScanEvent {
         reason: String,
     },
     /// A whole type that is not listed, on purpose or by a permanent, expected condition (no list
-    /// handler, access denied for this type, not known to the installed provider). Reported once as a
-    /// warning; does not make the scan incomplete.
+    /// handler, not known to the installed provider, gone since discovery). Reported once as a
+    /// warning; does not make the scan incomplete. A type the credentials may not list is
+    /// [`ScanEvent::Incomplete`] instead: its objects from an earlier run must not be dropped.
     TypeSkipped { cloud_type: String, reason: String },
     /// A type listed in some namespaces and not in these (Kubernetes RBAC granted per namespace).
-    /// Reported as a warning naming them and counted in the summary, like [`ScanEvent::TypeSkipped`];
-    /// does not make the scan incomplete.
+    /// Named in the summary (`namespacesNotListed`); the scanner follows it with an
+    /// [`ScanEvent::Incomplete`] for the same gap.
     NamespacesSkipped {
         cloud_type: String,
         namespaces: Vec<String>,

@@ -136,6 +136,7 @@ impl Sink for EngineSink {
             provider: reg.provider_ref.clone(),
             accept_secrets: true,
             accept_resources: true,
+            additional_secret_outputs: r.resource.secret_outputs.clone(),
             ..Default::default()
         };
         let mut monitor = self.monitor.clone();

@@ -103,6 +103,7 @@ impl Ctx {
             name_basis: Some(self.name_basis(&id)),
             parent,
             is_parent: false,
+            secret_outputs: Vec::new(),
             token,
             id,
             cloud_type: arm_type,
@@ -178,6 +179,7 @@ impl Run {
                 name_basis: Some(self.ctx.name_basis(&group.id)),
                 parent: None,
                 is_parent: true,
+                secret_outputs: Vec::new(),
             };
             if !self.ctx.send(ScanEvent::Found(found)).await {
                 return None;

@@ -105,7 +105,13 @@ impl Lister {
             Ended::Denied(reason) if target.namespaced => {
                 super::namespaces::list_each(self, target, reason, tx).await
             }
-            Ended::Denied(reason) | Ended::NotFound(reason) => {
+            // Forbidden is a gap in the scan, not a type to leave out: a successful update would drop
+            // every object of the type read by an earlier run (a role narrowed between two runs).
+            Ended::Denied(reason) => {
+                let _ = tx.send(forbidden(&cloud_type, None, reason)).await;
+            }
+            // The type went away between discovery and its list: nothing of it exists to miss.
+            Ended::NotFound(reason) => {
                 let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
             }
             Ended::Done | Ended::Gone | Ended::Failed => {}
@@ -200,7 +206,10 @@ impl Lister {
                         id,
                         reason: reason.to_string(),
                     },
-                    None => ScanEvent::Found(Discovered::new(&token, id, &cloud_type, &self.scope)),
+                    None => ScanEvent::Found(Discovered {
+                        secret_outputs: secret_outputs(&target.group, &target.kind, &meta),
+                        ..Discovered::new(&token, id, &cloud_type, &self.scope)
+                    }),
                 };
                 if tx.send(event).await.is_err() {
                     return Ended::Gone;
@@ -216,5 +225,61 @@ impl Lister {
                 }
             }
         }
+    }
+}
+
+/// The incomplete scan a 403 makes: names the type (and the namespaces) and the two ways out.
+pub fn forbidden(cloud_type: &str, namespaces: Option<&[String]>, reason: String) -> ScanEvent {
+    let what = match namespaces {
+        None => format!("kubernetes {cloud_type}"),
+        Some(ns) => format!(
+            "kubernetes {cloud_type} in {} namespace(s) ({})",
+            ns.len(),
+            ns.join(", ")
+        ),
+    };
+    ScanEvent::Incomplete {
+        what,
+        reason: format!(
+            "{reason}; grant `list` on it, or leave the type out with pulumi-cloud-import:exclude"
+        ),
+    }
+}
+
+/// `kubectl apply` keeps the whole applied manifest in an annotation, so a Secret created that way
+/// carries its values, in plain text, in its metadata. The provider marks only `data`/`stringData`
+/// secret on a read, so the engine is asked to store the Secret's `metadata` encrypted as well. Other
+/// Secrets keep their metadata searchable.
+fn secret_outputs(group: &str, kind: &str, meta: &ObjectMeta) -> Vec<String> {
+    let applied = meta
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(LAST_APPLIED));
+    if group.is_empty() && kind == "Secret" && applied {
+        vec!["metadata".into()]
+    } else {
+        Vec::new()
+    }
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn only_kubectl_applied_secrets_get_secret_metadata() {
+        let applied = ObjectMeta {
+            annotations: Some(BTreeMap::from([(
+                LAST_APPLIED.to_string(),
+                "{}".to_string(),
+            )])),
+            ..Default::default()
+        };
+        assert_eq!(secret_outputs("", "Secret", &applied), vec!["metadata"]);
+        assert!(secret_outputs("", "ConfigMap", &applied).is_empty());
+        assert!(secret_outputs("", "Secret", &ObjectMeta::default()).is_empty());
     }
 }

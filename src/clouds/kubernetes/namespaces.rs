@@ -1,16 +1,15 @@
 //! RBAC per namespace: a namespaced type whose cluster-wide list is forbidden (403) is listed
 //! namespace by namespace, since RoleBindings commonly grant `list` in some namespaces only. What is
-//! allowed is imported; the namespaces that stay forbidden are reported by name for the type, as a
-//! warning counted in the summary, like a type-wide 403 (the README says why that is not an
-//! incomplete scan). When namespaces cannot be listed at all, or every namespace is forbidden too, the
-//! type is skipped as before.
+//! allowed is imported; the namespaces that stay forbidden are named for the type in the summary, and
+//! make the scan incomplete like a type-wide 403 (the README says why). When namespaces cannot be
+//! listed at all, or every namespace is forbidden too, the type is not listed: incomplete as well.
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, ListParams};
 use tokio::sync::mpsc;
 
 use super::discovery::ListTarget;
-use super::list::{classify, describe, Ended, Lister};
+use super::list::{classify, describe, forbidden as forbidden_event, Ended, Lister};
 use crate::discover::ScanEvent;
 use crate::http::paging::PageTokens;
 
@@ -31,7 +30,7 @@ pub async fn list_each(
         Err(why) => {
             let reason =
                 format!("{denied}; and the namespaces cannot be listed to try each: {why}");
-            let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
+            let _ = tx.send(forbidden_event(&cloud_type, None, reason)).await;
             return;
         }
     };
@@ -50,15 +49,18 @@ pub async fn list_each(
     }
     if listed == 0 && !forbidden.is_empty() {
         let reason = format!("{denied}, and in every namespace");
-        let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
+        let _ = tx.send(forbidden_event(&cloud_type, None, reason)).await;
     } else if !forbidden.is_empty() {
         let reason = "access denied (403) in these namespaces; listed in the others".to_string();
+        let gap = forbidden_event(&cloud_type, Some(&forbidden), reason.clone());
         let event = ScanEvent::NamespacesSkipped {
             cloud_type,
             namespaces: forbidden,
             reason,
         };
-        let _ = tx.send(event).await;
+        if tx.send(event).await.is_ok() {
+            let _ = tx.send(gap).await;
+        }
     }
 }
 

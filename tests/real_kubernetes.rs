@@ -1,0 +1,482 @@
+//! The README's main command for real: the stock Pulumi CLI and engine run this project's
+//! `Pulumi.yaml` through our language host, the real Kubernetes provider plugin reads what our
+//! program lists from a real kube-apiserver (with kube-controller-manager creating what controllers
+//! really create), and the result is checked in `pulumi stack export`. Also `--import` consumed by
+//! the real `pulumi import`, and `--list` against `kubectl get`.
+//!
+//! One test, in stages, because each stage builds on the cluster and stack the previous one left.
+//! Skips when the peers are not built (see `real_support`); `.ci/run` builds them and requires it.
+
+mod real_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use real_support::cluster::Cluster;
+use real_support::oracle::{self, Key};
+use real_support::pulumi::{resources, Workspace};
+use real_support::{Output, Peers, PROGRAM, PROVIDER_VERSION};
+use serde_json::Value;
+
+/// The fixture's Secret values: state must hold them only encrypted.
+const SECRET_VALUES: &[&str] = &[
+    "pci-fixture-secret-3b7e41d9",
+    "pci-fixture-token-c0ffee5a",
+    "pci-fixture-dbpass-91f2aa07",
+];
+/// Pods the fixture's workloads make: web 2, api 1, db 1.
+const FIXTURE_PODS: usize = 4;
+const STACK: &str = "dev";
+
+#[test]
+fn pulumi_up_reads_a_real_cluster_into_a_stack() {
+    let Some(peers) = Peers::locate("real_kubernetes") else {
+        return;
+    };
+    let cluster = Cluster::start(&peers);
+    cluster.apply_fixture();
+    cluster.wait_settled(FIXTURE_PODS);
+    let ws = Workspace::new(&peers, &cluster.reader);
+    ws.init_stack(STACK);
+
+    stage("first pulumi up");
+    let first = up_and_check(&ws, &cluster);
+    let export = ws.export(STACK);
+    check_properties(&export);
+    check_secrets(&export);
+
+    stage("pulumi preview");
+    ws.run(&["preview", "--stack", STACK, "--non-interactive"])
+        .ok("pulumi preview");
+
+    stage("second pulumi up after kubectl changes");
+    cluster.kubectl_ok(&["delete", "configmap", "web-settings", "-n", "team-a"]);
+    cluster.kubectl_ok(&[
+        "create",
+        "configmap",
+        "added-later",
+        "-n",
+        "team-b",
+        "--from-literal=colour=green",
+    ]);
+    cluster.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "api-settings",
+        "-n",
+        "team-b",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"endpoint":"https://changed.example.invalid"}}"#,
+    ]);
+    let second = up_and_check(&ws, &cluster);
+    let export = ws.export(STACK);
+    let by_key = by_key(&export);
+    assert!(
+        !by_key.contains_key(&cm("team-a/web-settings")),
+        "deleted object left state"
+    );
+    assert_eq!(
+        by_key[&cm("team-b/added-later")]["outputs"]["data"]["colour"],
+        "green"
+    );
+    assert_eq!(
+        by_key[&cm("team-b/api-settings")]["outputs"]["data"]["endpoint"],
+        "https://changed.example.invalid"
+    );
+    let mut untouched = 0;
+    for (key, urn) in &first {
+        if let Some(again) = second.get(key) {
+            assert_eq!(urn, again, "the URN of {key:?} changed between runs");
+            untouched += 1;
+        }
+    }
+    assert!(
+        untouched + 1 >= first.len(),
+        "all but the deleted object kept their URNs"
+    );
+
+    stage("an incomplete listing fails the update and keeps state");
+    incomplete_listing_keeps_state(&ws, &cluster);
+
+    stage("SIGINT mid-reads loses nothing");
+    interrupt_keeps_state(&ws);
+
+    stage("--list against kubectl get");
+    let (expected, _) = oracle::expected(&cluster);
+    let listed = program(&cluster, &["--list", "--cloud", "kubernetes"], None).ok("--list");
+    let listed: BTreeSet<Key> = listed
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("NDJSON line");
+            (
+                v["type"].as_str().unwrap().to_string(),
+                v["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_sets_equal(
+        &expected,
+        &listed,
+        "--list",
+        "kubectl get less the exclusions",
+    );
+
+    stage("--import consumed by the real pulumi import");
+    import_file_is_consumed(&ws, &cluster, &expected);
+}
+
+fn stage(name: &str) {
+    eprintln!("== {name}");
+}
+
+fn cm(id: &str) -> Key {
+    ("kubernetes:core/v1:ConfigMap".into(), id.into())
+}
+
+/// Runs the README's command and checks the stack against the cluster. Returns (key -> URN).
+fn up_and_check(ws: &Workspace, cluster: &Cluster) -> BTreeMap<Key, String> {
+    let out = ws.up(STACK).ok("pulumi up");
+    let (expected, skipped) = oracle::expected(cluster);
+    let export = ws.export(STACK);
+    let provider_urns: BTreeSet<String> = resources(&export)
+        .iter()
+        .filter(|r| r["type"] == "pulumi:providers:kubernetes")
+        .map(|r| r["urn"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(provider_urns.len(), 1, "one explicit provider");
+    let mut urns = BTreeMap::new();
+    for r in resources(&export) {
+        let ty = r["type"].as_str().unwrap();
+        if ty.starts_with("pulumi:") {
+            continue;
+        }
+        let key = (ty.to_string(), r["id"].as_str().unwrap().to_string());
+        assert_eq!(r["external"], true, "{key:?} is external");
+        let provider = r["provider"].as_str().unwrap();
+        assert!(
+            provider_urns
+                .iter()
+                .any(|u| provider.starts_with(&format!("{u}::"))),
+            "{key:?} is read with the explicit provider, not {provider}"
+        );
+        let urn = r["urn"].as_str().unwrap().to_string();
+        assert!(
+            urns.insert(key.clone(), urn).is_none(),
+            "{key:?} twice in state"
+        );
+    }
+    let in_state: BTreeSet<Key> = urns.keys().cloned().collect();
+    assert_sets_equal(
+        &expected,
+        &in_state,
+        "state",
+        "kubectl get less the exclusions",
+    );
+
+    let outputs = ws.outputs(STACK);
+    let n = |k: &str| {
+        outputs[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("output {k}: {outputs}"))
+    };
+    assert_eq!(
+        n("discovered"),
+        n("read") + n("failed") + n("skipped"),
+        "{outputs}"
+    );
+    assert_eq!(n("read") as usize, expected.len(), "{outputs}");
+    assert_eq!(n("failed"), 0, "{outputs}");
+    // The oracle's exclusions are counted by kubectl as admin; the scan skips the same objects.
+    assert_eq!(n("skipped") as usize, skipped, "{outputs}");
+    assert!(
+        out.stdout.contains("read"),
+        "--show-reads rows:\n{}",
+        out.stdout
+    );
+    urns
+}
+
+fn by_key(export: &Value) -> BTreeMap<Key, Value> {
+    resources(export)
+        .into_iter()
+        .filter(|r| !r["type"].as_str().unwrap().starts_with("pulumi:"))
+        .map(|r| {
+            let key = (
+                r["type"].as_str().unwrap().to_string(),
+                r["id"].as_str().unwrap().to_string(),
+            );
+            (key, r)
+        })
+        .collect()
+}
+
+/// The provider's full properties reached state, not just ids.
+fn check_properties(export: &Value) {
+    let all = by_key(export);
+    let get = |ty: &str, id: &str| {
+        all.get(&(ty.to_string(), id.to_string()))
+            .unwrap_or_else(|| panic!("{ty} {id} in state"))
+    };
+    let config = get("kubernetes:core/v1:ConfigMap", "team-a/web-settings");
+    assert_eq!(
+        config["outputs"]["data"]["greeting"],
+        "hello from the fixture"
+    );
+    let web = get("kubernetes:apps/v1:Deployment", "team-a/web");
+    assert_eq!(web["outputs"]["spec"]["replicas"], 2);
+    assert_eq!(
+        web["outputs"]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.invalid/web:1.0"
+    );
+    let widget = get("kubernetes:example.pci.dev/v1:Widget", "team-a/gizmo");
+    assert_eq!(widget["outputs"]["spec"]["color"], "blue");
+    let region = get("kubernetes:example.pci.dev/v1:Region", "north");
+    assert_eq!(region["outputs"]["spec"]["zone"], "n1");
+    get("kubernetes:batch/v1:CronJob", "team-b/nightly-report");
+    get("kubernetes:apps/v1:StatefulSet", "data/db");
+    get(
+        "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+        "team-a/deployer-reads-config",
+    );
+    get(
+        "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+        "widgets.example.pci.dev",
+    );
+}
+
+/// Secret values are in state only as the engine's encrypted secrets.
+fn check_secrets(export: &Value) {
+    let text = export.to_string();
+    for value in SECRET_VALUES {
+        assert!(!text.contains(value), "{value} is in state in plain text");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+        assert!(!text.contains(&b64), "{value} is in state base64-encoded");
+    }
+    let all = by_key(export);
+    let secret = &all[&(
+        "kubernetes:core/v1:Secret".to_string(),
+        "team-b/api-credentials".to_string(),
+    )];
+    let data = &secret["outputs"]["data"];
+    assert_eq!(
+        data["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270",
+        "a Secret's data is an encrypted secret value: {data}"
+    );
+    assert!(data["ciphertext"].is_string(), "{data}");
+}
+
+/// Takes the list permission on ConfigMaps away from the scanner: the run must fail (exit 32 under
+/// the engine) and the stack keep every ConfigMap it had.
+fn incomplete_listing_keeps_state(ws: &Workspace, cluster: &Cluster) {
+    let before = by_key(&ws.export(STACK));
+    let configmaps = before
+        .keys()
+        .filter(|(t, _)| t == "kubernetes:core/v1:ConfigMap")
+        .count();
+    assert!(configmaps > 0);
+    set_reader_rules_without(cluster, "", "configmaps");
+    let out = ws.up(STACK);
+    assert_ne!(
+        out.code,
+        Some(0),
+        "an incomplete scan must fail the update:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("configmaps") || out.stdout.contains("ConfigMap"),
+        "the error names what could not be listed:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let after = by_key(&ws.export(STACK));
+    for key in before.keys() {
+        assert!(
+            after.contains_key(key),
+            "{key:?} was dropped by an incomplete run"
+        );
+    }
+    // Give the permission back for the stages that follow.
+    cluster.apply(&real_support::script("fixture").join("reader.yaml"));
+    wait_until(|| {
+        Output::of(
+            Command::new("kubectl")
+                .args(["get", "configmaps", "-A"])
+                .env("KUBECONFIG", &cluster.reader),
+        )
+        .code
+            == Some(0)
+    });
+}
+
+/// Replaces the reader's ClusterRole by one rule per listable resource, less one.
+fn set_reader_rules_without(cluster: &Cluster, group: &str, resource: &str) {
+    let names = cluster.kubectl_ok(&["api-resources", "--verbs=list", "-o", "name"]);
+    let mut rules = vec![serde_json::json!({"nonResourceURLs": ["*"], "verbs": ["get"]})];
+    for name in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        let (res, grp) = name.split_once('.').unwrap_or((name, ""));
+        if res == resource && grp == group {
+            continue;
+        }
+        rules.push(serde_json::json!({
+            "apiGroups": [grp], "resources": [res], "verbs": ["get", "list", "watch"]
+        }));
+    }
+    let role = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "pulumi-cloud-import-reader"},
+        "rules": rules,
+    });
+    let file = cluster.dir().join("reader-narrowed.json");
+    std::fs::write(&file, role.to_string()).unwrap();
+    cluster.apply(&file);
+    wait_until(|| {
+        Output::of(
+            Command::new("kubectl")
+                .args(["get", "configmaps", "-A"])
+                .env("KUBECONFIG", &cluster.reader),
+        )
+        .code
+            != Some(0)
+    });
+}
+
+fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "condition not reached in 30 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// SIGINT to `pulumi up` while reads are in flight: the update stops, and every resource the stack
+/// held before is still there.
+fn interrupt_keeps_state(ws: &Workspace) {
+    let before = by_key(&ws.export(STACK));
+    // One read at a time, so the interrupt lands mid-reads.
+    ws.config_set(STACK, "pulumi-cloud-import:workers", "1");
+    let mut child = ws.spawn(&[
+        "up",
+        "--stack",
+        STACK,
+        "--skip-preview",
+        "--show-reads",
+        "--continue-on-error",
+        "--yes",
+        "--non-interactive",
+    ]);
+    let stdout = child.stdout.take().unwrap();
+    let mut rows = 0;
+    let mut seen = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.contains("kubernetes:") && line.contains("read") {
+            rows += 1;
+        }
+        seen.push(line);
+        if rows == 5 {
+            unsafe_sigint(child.id());
+            break;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let rest = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the interrupted update must not succeed:\n{}\n{rest}",
+        seen.join("\n")
+    );
+    ws.config_set(STACK, "pulumi-cloud-import:workers", "3");
+    let after = by_key(&ws.export(STACK));
+    for key in before.keys() {
+        assert!(after.contains_key(key), "{key:?} was lost to the interrupt");
+    }
+}
+
+fn unsafe_sigint(pid: u32) {
+    Output::of(Command::new("kill").args(["-INT", &pid.to_string()])).ok("kill -INT");
+}
+
+/// Our program run directly (no Pulumi) against the cluster as the reader.
+fn program(cluster: &Cluster, args: &[&str], cwd: Option<&std::path::Path>) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(PROGRAM);
+    cmd.args(args)
+        .args(["--provider-version", PROVIDER_VERSION])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("KUBECONFIG", &cluster.reader)
+        .current_dir(cwd.unwrap_or(home.path()));
+    Output::of(&mut cmd)
+}
+
+fn import_file_is_consumed(ws: &Workspace, cluster: &Cluster, expected: &BTreeSet<Key>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("import.json");
+    program(
+        cluster,
+        &[
+            "--import",
+            "--cloud",
+            "kubernetes",
+            "--out",
+            &file.display().to_string(),
+        ],
+        None,
+    )
+    .ok("--import");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let parsed: Value = serde_json::from_str(&text).unwrap();
+    let entries = parsed["resources"].as_array().unwrap();
+    let in_file: BTreeSet<Key> = entries
+        .iter()
+        .filter(|e| e["id"].is_string())
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_sets_equal(
+        expected,
+        &in_file,
+        "import.json",
+        "kubectl get less the exclusions",
+    );
+
+    let scratch = "import-scratch";
+    ws.run(&["stack", "init", scratch, "--non-interactive"])
+        .ok("pulumi stack init");
+    ws.run(&[
+        "import",
+        "--stack",
+        scratch,
+        "--file",
+        &file.display().to_string(),
+        "--yes",
+        "--non-interactive",
+        "--generate-code=false",
+    ])
+    .ok("pulumi import --file");
+    let imported: BTreeSet<Key> = by_key(&ws.export(scratch)).into_keys().collect();
+    assert_sets_equal(&in_file, &imported, "pulumi import", "import.json");
+}
+
+fn assert_sets_equal(expected: &BTreeSet<Key>, actual: &BTreeSet<Key>, what: &str, oracle: &str) {
+    let missing: Vec<&Key> = expected.difference(actual).collect();
+    let extra: Vec<&Key> = actual.difference(expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what} differs from {oracle}\n  missing ({}): {missing:#?}\n  extra ({}): {extra:#?}",
+        missing.len(),
+        extra.len()
+    );
+}
