@@ -87,7 +87,11 @@ fn cluster() -> KubeOptions {
     o.objects.insert(
         "secrets",
         vec![
-            FakeObject::ns("team-a", "db-password"),
+            // Created with `kubectl apply`: the annotation holds the values in plain text.
+            FakeObject::ns("team-a", "db-password").annotated(
+                "kubectl.kubernetes.io/last-applied-configuration",
+                r#"{"kind":"Secret","stringData":{"password":"hunter2"}}"#,
+            ),
             FakeObject::ns("team-a", "api-key"),
             FakeObject::ns("team-a", "builder-token")
                 .annotated("kubernetes.io/service-account.name", "builder"),
@@ -211,6 +215,15 @@ async fn pulumi_up_reads_every_object_once_with_bounded_concurrency() {
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>()
     );
+    // The kubectl-applied Secret's metadata is stored encrypted; other objects' is not.
+    let secret_outputs: BTreeMap<String, Vec<String>> = monitor
+        .reads()
+        .into_iter()
+        .filter(|r| r.r#type == "kubernetes:core/v1:Secret")
+        .map(|r| (r.id, r.additional_secret_outputs))
+        .collect();
+    assert_eq!(secret_outputs["team-a/db-password"], vec!["metadata"]);
+    assert!(secret_outputs["team-a/api-key"].is_empty());
     let rec = monitor.record();
     assert_ended_with_shutdown(&rec);
     assert_eq!(
