@@ -8,6 +8,7 @@ pub mod app;
 pub mod clouds;
 pub mod discover;
 pub mod filter;
+pub mod fleet;
 pub mod langhost;
 pub mod naming;
 pub mod pipeline;

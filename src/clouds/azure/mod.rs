@@ -9,7 +9,9 @@
 //!   loads (`schema` module: engine loader, installed plugin, or the shared `schemaFile` setting) and
 //!   passes in with [`AzureScanner::with_type_map`]; without it a built-in mapping is used, with a
 //!   warning;
-//! - `armEndpoint`: the Resource Manager URL, when it is not the one of `ARM_ENVIRONMENT`.
+//! - `armEndpoint`: the Resource Manager URL, when it is not the one of `ARM_ENVIRONMENT`;
+//! - `globalResources`: `all` (default) lists the location `global` too, `none` does not (a fleet
+//!   gives `global` to one child per subscription).
 //!
 //! Credentials: see `credentials`. The constructor checks the subscription with one GET, so bad
 //! credentials or a wrong subscription are input errors before any listing.
@@ -24,7 +26,7 @@ mod template;
 
 pub use arm::{Arm, ArmError};
 pub use children::{ChildList, CHILD_LISTS};
-pub use credentials::AzureCloud;
+pub use credentials::{credential, AzureCloud};
 pub use fallback::{fallback_token, HOW_TO_GET_EXACT_MAPPING};
 pub use mapping::{import_sample_id, TypeMap};
 
@@ -93,6 +95,7 @@ pub struct AzureScanner {
     arm: Arm,
     types: Option<TypeMap>,
     version: String,
+    global: bool,
 }
 
 impl AzureScanner {
@@ -148,6 +151,17 @@ impl AzureScanner {
         }
         let locations = Locations::parse(location_values, &settings.describe("location"))?;
         let version = Cloud::Azure.provider_version(settings)?;
+        let global = match settings.get("globalResources").map(str::to_ascii_lowercase) {
+            None => true,
+            Some(v) if v == "all" => true,
+            Some(v) if v == "none" => false,
+            Some(v) => {
+                return Err(InputError::new(format!(
+                    "{} must be all or none for Azure, not {v:?}",
+                    settings.describe("globalResources")
+                )))
+            }
+        };
         let cloud = AzureCloud::from_lookup(env)?;
         let endpoint_text = settings
             .get("armEndpoint")
@@ -183,6 +197,7 @@ impl AzureScanner {
             arm,
             types: None,
             version,
+            global,
         })
     }
 
@@ -256,6 +271,7 @@ impl Scanner for AzureScanner {
             locations: self.locations,
             arm: self.arm,
             types: self.types.map(Arc::new),
+            global: self.global,
         })
     }
 }
