@@ -256,7 +256,10 @@ async fn exec(
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into())
         );
+        // tokio finishes a write in the background: without the flush the log can be empty when
+        // the fleet reads or exits.
         let _ = f.write_all(text.as_bytes()).await;
+        let _ = f.flush().await;
     }
     ran
 }
