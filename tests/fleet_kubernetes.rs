@@ -86,7 +86,15 @@ async fn plan_up_and_render_for_two_contexts() {
     assert_eq!(children[0]["rateLimitGroup"], children[1]["rateLimitGroup"]);
 
     let out = program::run(
-        &["fleet", "up", "--import", "out", "--parallel", "2"],
+        &[
+            "fleet",
+            "up",
+            "--import",
+            "out",
+            "--parallel",
+            "2",
+            "--show-logs",
+        ],
         &env,
         home.path(),
     )
@@ -96,6 +104,16 @@ async fn plan_up_and_render_for_two_contexts() {
         out.stdout.contains("2 children: 2 succeeded, 0 failed"),
         "{}",
         out.stdout
+    );
+    assert!(
+        out.stderr.contains("----- dev ("),
+        "--show-logs: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("$ "),
+        "the log names the commands: {}",
+        out.stderr
     );
     for stack in ["dev", "arn-aws-eks-us-east-1-1-cluster-prod"] {
         let file = std::fs::read_to_string(home.path().join(format!("out/{stack}.json"))).unwrap();
@@ -177,6 +195,44 @@ async fn plan_up_and_render_for_two_contexts() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "kubectl: {stdout}\n{stderr}");
     assert_eq!(stdout.matches("(dry run)").count(), 4, "{stdout}");
+
+    // Against a real API server (tests/real/cluster.sh's admin.kubeconfig): a server-side dry run,
+    // which validates every object against the server's own schemas and admission.
+    let Some(admin) = std::env::var_os("PULUMI_CLOUD_IMPORT_REAL_ADMIN_KUBECONFIG") else {
+        eprintln!(
+            "skipped the server-side dry run: PULUMI_CLOUD_IMPORT_REAL_ADMIN_KUBECONFIG is not set"
+        );
+        return;
+    };
+    let out = program::run(
+        &[
+            "fleet",
+            "render",
+            "kubernetes",
+            "--namespace",
+            "default",
+            "--out",
+            "default.yaml",
+        ],
+        &env,
+        home.path(),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = tokio::process::Command::new("kubectl")
+        .args(["apply", "--dry-run=server", "-f"])
+        .arg(home.path().join("default.yaml"))
+        .env("KUBECONFIG", admin)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "kubectl --dry-run=server: {stdout}\n{stderr}"
+    );
+    assert_eq!(stdout.matches("(server dry run)").count(), 4, "{stdout}");
 }
 
 /// The classic discovery documents of an API server serving ConfigMaps, ServiceAccounts and

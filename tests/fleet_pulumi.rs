@@ -19,6 +19,21 @@ use serde_json::Value;
 use support::fake_kube::{FakeKube, FakeType, KubeOptions};
 use support::program;
 
+/// The real Pulumi CLI, when it and the kubernetes plugin are built; says why not otherwise.
+fn real_peers() -> Option<PathBuf> {
+    let Some(pulumi) = real_pulumi() else {
+        eprintln!(
+            "skipped: no real Pulumi CLI (tests/real/build.sh, or PULUMI_CLOUD_IMPORT_REAL_PULUMI)"
+        );
+        return None;
+    };
+    if kubernetes_plugin(&pulumi).is_none() {
+        eprintln!("skipped: no pulumi-resource-kubernetes beside the real CLI (tests/real/build.sh, or PULUMI_CLOUD_IMPORT_REAL_KUBERNETES_PLUGIN)");
+        return None;
+    }
+    Some(pulumi)
+}
+
 /// The real Pulumi CLI, if built.
 fn real_pulumi() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("PULUMI_CLOUD_IMPORT_REAL_PULUMI") {
@@ -65,12 +80,7 @@ fn project(dir: &Path, provider_dir: Option<&Path>) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_up_with_the_real_pulumi_cli() {
-    let Some(pulumi) = real_pulumi() else {
-        eprintln!(
-            "skipped: no real Pulumi CLI (tests/real/build.sh, or PULUMI_CLOUD_IMPORT_REAL_PULUMI)"
-        );
-        return;
-    };
+    let Some(pulumi) = real_peers() else { return };
     let Some(kubeconfig) = std::env::var_os("PULUMI_CLOUD_IMPORT_REAL_KUBECONFIG") else {
         eprintln!("skipped: PULUMI_CLOUD_IMPORT_REAL_KUBECONFIG names no cluster to scan (tests/real/cluster.sh writes one)");
         return;
@@ -82,12 +92,7 @@ async fn fleet_up_with_the_real_pulumi_cli() {
 /// of the fleet (stack creation, config, up with the program and the provider, outputs) is real.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_up_with_the_real_pulumi_cli_and_an_empty_api_server() {
-    let Some(pulumi) = real_pulumi() else {
-        eprintln!(
-            "skipped: no real Pulumi CLI (tests/real/build.sh, or PULUMI_CLOUD_IMPORT_REAL_PULUMI)"
-        );
-        return;
-    };
+    let Some(pulumi) = real_peers() else { return };
     // One served type (discovery needs a core group), with no objects.
     let kube = FakeKube::start(KubeOptions {
         types: vec![FakeType {
@@ -231,45 +236,11 @@ fn real_env(pulumi: &Path, kubeconfig: &Path, home: &Path) -> Vec<(String, Strin
 /// cluster has objects to read.
 async fn real_fleet(pulumi: &Path, kubeconfig: &Path, reads: bool) {
     let pulumi = pulumi.to_path_buf();
-    let cache = pulumi.parent().unwrap().parent().unwrap().to_path_buf();
-    let plugin = std::env::var_os("PULUMI_CLOUD_IMPORT_REAL_KUBERNETES_PLUGIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            find_in(
-                &cache,
-                "pulumi-resource-kubernetes-",
-                "pulumi-resource-kubernetes",
-            )
-        });
-    let Some(plugin) = plugin else {
-        eprintln!("skipped: no pulumi-resource-kubernetes plugin beside the CLI");
-        return;
-    };
-    let version = plugin
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .trim_start_matches("pulumi-resource-kubernetes-")
-        .to_string();
+    let plugin = kubernetes_plugin(&pulumi).expect("checked by real_peers");
+    let version = kubernetes_plugin_version(&pulumi);
     let home = tempfile::tempdir().unwrap();
     let project = project(home.path(), Some(plugin.parent().unwrap()));
-    let state = home.path().join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let env: Vec<(String, String)> = [
-        ("KUBECONFIG", kubeconfig.display().to_string()),
-        ("PULUMI_BACKEND_URL", format!("file://{}", state.display())),
-        ("PULUMI_CONFIG_PASSPHRASE", "fleet-test".into()),
-        (
-            "PULUMI_HOME",
-            home.path().join("pulumi-home").display().to_string(),
-        ),
-        ("PULUMI_CLOUD_IMPORT_PULUMI", pulumi.display().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let env = real_env(&pulumi, kubeconfig, home.path());
     let provider = format!("providerVersion={version}");
     let out = program::run(
         &[
@@ -290,44 +261,49 @@ async fn real_fleet(pulumi: &Path, kubeconfig: &Path, reads: bool) {
     .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let plan = home.path().join("fleet.yaml");
-    let logs = home.path().join("logs");
-    let out = program::run(
-        &[
-            "fleet",
-            "up",
-            "--file",
-            plan.to_str().unwrap(),
-            "--cwd",
-            project.to_str().unwrap(),
-            "--logs",
-            logs.to_str().unwrap(),
-        ],
-        &env,
-        home.path(),
-    )
-    .await;
-    let log_text: String = std::fs::read_dir(&logs)
-        .map(|d| {
-            d.flatten()
-                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(
-        out.code,
-        Some(0),
-        "{}\n{}\n{log_text}",
-        out.stdout,
-        out.stderr
-    );
-    let row = out.stdout.lines().nth(1).expect("a row");
-    let read: u64 = row
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .parse()
-        .expect("read count");
-    assert_eq!(read > 0, reads, "{}", out.stdout);
+    // The first round creates the stack, the second selects it and reads again.
+    let mut read = 0;
+    for round in 0..2 {
+        let logs = home.path().join(format!("logs-{round}"));
+        let out = program::run(
+            &[
+                "fleet",
+                "up",
+                "--file",
+                plan.to_str().unwrap(),
+                "--cwd",
+                project.to_str().unwrap(),
+                "--logs",
+                logs.to_str().unwrap(),
+            ],
+            &env,
+            home.path(),
+        )
+        .await;
+        let log_text: String = std::fs::read_dir(&logs)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{}\n{}\n{log_text}",
+            out.stdout,
+            out.stderr
+        );
+        let row = out.stdout.lines().nth(1).expect("a row");
+        let this_read: u64 = row
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse()
+            .expect("read count");
+        assert_eq!(this_read > 0, reads, "{}", out.stdout);
+        read = this_read;
+    }
     // The stack really holds what was read.
     let plan_value: Value =
         serde_saphyr::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();

@@ -120,6 +120,9 @@ pub struct UpArgs {
     /// Where each child's output is logged.
     #[arg(long, default_value = ".fleet-logs")]
     pub logs: PathBuf,
+    /// Also copy each child's log to stderr when it ends (for `kubectl logs` of a CronJob's run).
+    #[arg(long)]
+    pub show_logs: bool,
 }
 
 #[derive(Debug, Subcommand)]

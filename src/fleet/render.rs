@@ -196,7 +196,7 @@ fn cronjob(
                                 "image": a.image,
                                 "workingDir": PROJECT_DIR,
                                 "command": ["pulumi-cloud-import"],
-                                "args": ["fleet", "up", "--file", format!("{PLAN_DIR}/fleet.yaml"), "--only", child.name, "--cwd", PROJECT_DIR, "--logs", "/home/pulumi/fleet-logs"],
+                                "args": ["fleet", "up", "--file", format!("{PLAN_DIR}/fleet.yaml"), "--only", child.name, "--cwd", PROJECT_DIR, "--logs", "/home/pulumi/fleet-logs", "--show-logs"],
                                 "env": env,
                                 "envFrom": [
                                     {"secretRef": {"name": a.state_secret}},

@@ -83,7 +83,15 @@ pub async fn run(a: UpArgs) -> u8 {
         eprintln!("error: cannot create {}: {e}", a.logs.display());
         return EXIT_FAILED;
     }
-    let outcomes = run_children(&plan.cloud, children, a.parallel.into(), runner, &a.logs).await;
+    let outcomes = run_children(
+        &plan.cloud,
+        children,
+        a.parallel.into(),
+        runner,
+        &a.logs,
+        a.show_logs,
+    )
+    .await;
     print!("{}", table::render(&outcomes));
     if outcomes.iter().all(Outcome::ok) {
         EXIT_OK
@@ -99,6 +107,7 @@ pub async fn run_children(
     parallel: usize,
     runner: Runner,
     logs: &Path,
+    show_logs: bool,
 ) -> Vec<Outcome> {
     let runner = Arc::new(runner);
     let cloud = cloud.to_string();
@@ -111,7 +120,20 @@ pub async fn run_children(
         let runner = runner.clone();
         let cloud = cloud.clone();
         let log = logs.join(format!("{}.log", file_stem(&child.stack)));
-        async move { run_child(&cloud, &child, &runner, &log).await }
+        async move {
+            let outcome = run_child(&cloud, &child, &runner, &log).await;
+            if show_logs {
+                // One block per child, after it ended, so parallel children do not interleave.
+                let text = tokio::fs::read_to_string(&log).await.unwrap_or_default();
+                eprintln!(
+                    "----- {} ({}) -----\n{text}----- end of {} -----",
+                    child.name,
+                    log.display(),
+                    child.name
+                );
+            }
+            outcome
+        }
     })
     .await
 }
@@ -502,7 +524,7 @@ pub async fn up_with_pulumi_cli(
         project: project.to_path_buf(),
     };
     let _ = std::fs::create_dir_all(logs);
-    let outcomes = run_children(&plan.cloud, children, parallel, runner, logs).await;
+    let outcomes = run_children(&plan.cloud, children, parallel, runner, logs, false).await;
     let table = table::render(&outcomes);
     Ok((outcomes, table))
 }
