@@ -58,6 +58,15 @@ fn members() -> Vec<MemberSpec> {
             vec![("us-east-1", "ENABLED_BY_DEFAULT")],
             registry("vpc-gamma", "role-gamma"),
         ),
+        // Active, but without the role the fleet assumes: left out of the plan, with a note.
+        (
+            "444444444444",
+            "delta",
+            "ACTIVE",
+            "SomeOtherRole",
+            vec![("us-east-1", "ENABLED_BY_DEFAULT")],
+            registry("vpc-delta", "role-delta"),
+        ),
     ]
 }
 
@@ -129,9 +138,14 @@ async fn plan_then_import_an_organization_with_globals_once_and_a_failing_child_
     let stats = &org.shared.stats;
     assert_eq!(
         FakeAwsCount::get(&stats.list_accounts_pages),
-        3,
+        4,
         "one account per page"
     );
+    assert!(
+        plan_text.starts_with("# Note: account delta (444444444444) left out: "),
+        "{plan_text}"
+    );
+    assert!(plan_text.contains("AccessDenied"), "{plan_text}");
     // alpha's enabled regions come in two pages, beta's in one.
     assert_eq!(FakeAwsCount::get(&stats.list_regions_pages), 3);
     assert!(

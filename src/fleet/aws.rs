@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_account::types::RegionOptStatus;
@@ -43,11 +43,11 @@ struct Account {
     role_arn: Option<String>,
 }
 
-/// The parent's name and the children.
+/// The parent's name, the children, and notes on member accounts left out (for the plan's header).
 pub async fn plan(
     args: &AwsPlanArgs,
     extra: &BTreeMap<String, String>,
-) -> Result<(String, Vec<Child>)> {
+) -> Result<(String, Vec<Child>, Vec<String>)> {
     let base = base_config(args.profile.as_deref(), None).await;
     let partition = partition(base.region().map(|r| r.as_ref()).unwrap_or(""));
     let (parent, accounts) = if args.organization {
@@ -85,6 +85,7 @@ pub async fn plan(
     };
 
     let mut children = Vec::new();
+    let mut notes = Vec::new();
     for account in &accounts {
         let regions = match args.regions.as_deref() {
             Some(list) if !list.iter().any(|r| r == "all") => list.to_vec(),
@@ -93,9 +94,26 @@ pub async fn plan(
                     Some(arn) => assumed_config(&base, arn, None).await,
                     None => base.clone(),
                 };
-                enabled_regions(&sdk)
-                    .await
-                    .with_context(|| format!("listing the regions of account {}", account.name))?
+                match enabled_regions(&sdk).await {
+                    Ok(r) => r,
+                    // One member without the role (often the management account itself) must not
+                    // sink the whole organization's plan: it is left out, and the plan says so.
+                    Err(e) if account.role_arn.is_some() => {
+                        let note = format!(
+                            "account {} ({}) left out: {e:#}",
+                            account.name,
+                            account.id.as_deref().unwrap_or("?")
+                        );
+                        eprintln!("warning: {note}");
+                        notes.push(note);
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(
+                            e.context(format!("listing the regions of account {}", account.name))
+                        )
+                    }
+                }
             }
         };
         if regions.is_empty() {
@@ -121,7 +139,7 @@ pub async fn plan(
             ));
         }
     }
-    Ok((parent, children))
+    Ok((parent, children, notes))
 }
 
 /// The designated region: the one asked for, else us-east-1 when scanned, else the first region.

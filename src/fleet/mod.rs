@@ -186,6 +186,12 @@ pub fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>, String>
     Ok(out)
 }
 
+fn no_notes(
+    (parent, children): (String, Vec<plan::Child>),
+) -> (String, Vec<plan::Child>, Vec<String>) {
+    (parent, children, Vec::new())
+}
+
 async fn run_plan(a: PlanArgs) -> u8 {
     let cloud = match a.cloud.parse::<Cloud>() {
         Ok(c) => c,
@@ -222,7 +228,7 @@ async fn run_plan(a: PlanArgs) -> u8 {
                 name: a.name.clone(),
                 esc_environment: a.esc_environment.clone(),
             };
-            azure::plan(&args, &extra, &env).await
+            azure::plan(&args, &extra, &env).await.map(no_notes)
         }
         Cloud::Kubernetes => {
             let args = kubernetes::KubernetesPlanArgs {
@@ -230,7 +236,7 @@ async fn run_plan(a: PlanArgs) -> u8 {
                 name: a.name.clone(),
                 esc_environment: a.esc_environment.clone(),
             };
-            kubernetes::plan(&args, &extra)
+            kubernetes::plan(&args, &extra).map(no_notes)
         }
         Cloud::Oci => {
             let args = oci::OciPlanArgs {
@@ -239,10 +245,10 @@ async fn run_plan(a: PlanArgs) -> u8 {
                 name: a.name.clone(),
                 esc_environment: a.esc_environment.clone(),
             };
-            oci::plan(&args, &extra, &env).await
+            oci::plan(&args, &extra, &env).await.map(no_notes)
         }
     };
-    let (parent, children) = match planned {
+    let (parent, children, notes) = match planned {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -258,7 +264,7 @@ async fn run_plan(a: PlanArgs) -> u8 {
         eprintln!("error: {e}");
         return EXIT_BAD_INPUT;
     }
-    let text = plan.to_yaml();
+    let text = plan.to_yaml_with_notes(&notes);
     let written = match &a.out {
         Some(path) => std::fs::write(path, &text),
         None => std::io::stdout().write_all(text.as_bytes()),

@@ -89,6 +89,15 @@ impl Plan {
         }
     }
 
+    /// The YAML text with `notes` (what discovery left out, and why) as comments in the header.
+    pub fn to_yaml_with_notes(&self, notes: &[String]) -> String {
+        let mut text = String::new();
+        for n in notes {
+            text.push_str(&format!("# Note: {}\n", n.replace('\n', " ")));
+        }
+        text + &self.to_yaml()
+    }
+
     /// The YAML text, with a header saying what the file is.
     pub fn to_yaml(&self) -> String {
         let body = serde_saphyr::to_string(self).expect("a plan always serializes");

@@ -158,6 +158,12 @@ fn cronjob(
         json!({"name": "plan", "mountPath": PLAN_DIR, "readOnly": true}),
         json!({"name": "home", "mountPath": "/home/pulumi"}),
     ];
+    if let Some(id) = &a.azure_client_id {
+        // The webhook mounts the federated token here; our scanner and azure-native both read these.
+        env.push(json!({"name": "ARM_USE_OIDC", "value": "true"}));
+        env.push(json!({"name": "ARM_CLIENT_ID", "value": id}));
+        env.push(json!({"name": "ARM_OIDC_TOKEN_FILE_PATH", "value": "/var/run/secrets/azure/tokens/azure-identity-token"}));
+    }
     if plan.cloud == "kubernetes" {
         // The clusters to scan are reached with a kubeconfig the user puts in the credentials Secret.
         env.push(json!({"name": "KUBECONFIG", "value": "/etc/kubeconfig/kubeconfig"}));
@@ -313,6 +319,53 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn workload_identity_annotates_the_service_account_and_labels_the_pods() {
+        let mut settings = std::collections::BTreeMap::new();
+        settings.insert("cloud".to_string(), "azure".to_string());
+        let plan = Plan::new(
+            "azure",
+            "contoso",
+            vec![super::super::plan::child(
+                "sub/westus2".into(),
+                "g".into(),
+                settings,
+                Default::default(),
+            )],
+        );
+        let args = RenderArgs {
+            file: "fleet.yaml".into(),
+            schedule: "@daily".into(),
+            image: "i".into(),
+            namespace: "ns".into(),
+            state_secret: "state".into(),
+            credentials_secret: "creds".into(),
+            aws_role_arn: Some("arn:aws:iam::1:role/scanner".into()),
+            azure_client_id: Some("client-1".into()),
+            out: None,
+        };
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&render(&plan, &args).unwrap()).unwrap();
+        let sa = &docs[0]["metadata"]["annotations"];
+        assert_eq!(
+            sa["eks.amazonaws.com/role-arn"],
+            "arn:aws:iam::1:role/scanner"
+        );
+        assert_eq!(sa["azure.workload.identity/client-id"], "client-1");
+        let pod = &docs[2]["spec"]["jobTemplate"]["spec"]["template"];
+        assert_eq!(
+            pod["metadata"]["labels"]["azure.workload.identity/use"],
+            "true"
+        );
+        let env = pod["spec"]["containers"][0]["env"].as_array().unwrap();
+        assert!(env
+            .iter()
+            .any(|e| e["name"] == "ARM_USE_OIDC" && e["value"] == "true"));
+        assert!(env
+            .iter()
+            .any(|e| e["name"] == "ARM_CLIENT_ID" && e["value"] == "client-1"));
+        assert_eq!(docs[2]["spec"]["schedule"], "0 0 * * *");
     }
 
     #[test]
