@@ -334,6 +334,7 @@ for a in "$@"; do
 done
 case "$1 $2" in
   "stack select") exit 0 ;;
+  "env run") shift 3; shift; exec "$@" ;;
   "config --json") echo '{"pulumi-cloud-import:cloud":{"value":"kubernetes","secret":false},"pulumi-cloud-import:stale":{"value":"x","secret":false},"aws:region":{"value":"y","secret":false}}' ;;
   "config rm-all"|"config set-all") exit 0 ;;
   "stack output")
@@ -373,7 +374,16 @@ async fn the_cli_is_driven_per_child_with_its_stack_config() {
         ("FLEET_CALLS".into(), calls.display().to_string()),
     ];
     let out = program::run(
-        &["fleet", "plan", "--cloud", "kubernetes", "-c", "workers=4"],
+        &[
+            "fleet",
+            "plan",
+            "--cloud",
+            "kubernetes",
+            "-c",
+            "workers=4",
+            "--esc-environment",
+            "acme/scanners",
+        ],
         &env,
         home.path(),
     )
@@ -428,6 +438,8 @@ async fn the_cli_is_driven_per_child_with_its_stack_config() {
             "config rm-all --stack good pulumi-cloud-import:stale --non-interactive",
             "config set-all --stack good --plaintext pulumi-cloud-import:cloud=kubernetes --plaintext pulumi-cloud-import:context=good --plaintext pulumi-cloud-import:workers=4 --non-interactive",
             "stack output --json --stack good --non-interactive",
+            // The update runs inside the child's ESC environment.
+            format!("env run acme/scanners -- {} up --skip-preview --show-reads --continue-on-error --yes --stack good --non-interactive", script.display()).as_str(),
             "up --skip-preview --show-reads --continue-on-error --yes --stack good --non-interactive",
             "stack output --json --stack good --non-interactive",
         ],
