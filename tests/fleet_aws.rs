@@ -284,6 +284,18 @@ async fn plan_then_import_an_organization_with_globals_once_and_a_failing_child_
     );
     // The management key never reached a member's Cloud Control: only assumed keys route there.
     assert_eq!(FakeAwsCount::get(&stats.rejected), 0);
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join("logs/fleet-summary.json")).unwrap(),
+    )
+    .unwrap();
+    let summary = summary.as_array().unwrap();
+    assert_eq!(summary.len(), 3);
+    assert_eq!(summary[1]["child"], "alpha/us-west-2");
+    assert_eq!(
+        (summary[1]["ok"].clone(), summary[1]["exitCode"].clone()),
+        (Value::Bool(false), Value::from(32))
+    );
+    assert_eq!(summary[0]["read"], 4);
     let log = std::fs::read_to_string(home.path().join("logs/alpha.us-west-2.log")).unwrap();
     assert!(log.contains("--import"), "{log}");
     assert!(

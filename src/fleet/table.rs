@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use serde_json::{json, Value};
+
 /// How one child's run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -22,6 +24,27 @@ impl Outcome {
     pub fn ok(&self) -> bool {
         self.exit_code == Some(0)
     }
+}
+
+/// The same rows as JSON, for monitoring: one object per child.
+pub fn to_json(rows: &[Outcome]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|o| {
+                json!({
+                    "child": o.name,
+                    "stack": o.stack,
+                    "ok": o.ok(),
+                    "read": o.read,
+                    "failed": o.failed,
+                    "skipped": o.skipped,
+                    "durationSeconds": (o.duration.as_secs_f64() * 10.0).round() / 10.0,
+                    "exitCode": o.exit_code,
+                    "why": o.why,
+                })
+            })
+            .collect(),
+    )
 }
 
 fn count(n: Option<u64>) -> String {

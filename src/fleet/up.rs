@@ -93,6 +93,11 @@ pub async fn run(a: UpArgs) -> u8 {
     )
     .await;
     print!("{}", table::render(&outcomes));
+    // The table for machines: what a monitor of scheduled runs reads.
+    let summary = a.logs.join("fleet-summary.json");
+    if let Err(e) = std::fs::write(&summary, table::to_json(&outcomes).to_string()) {
+        eprintln!("warning: cannot write {}: {e}", summary.display());
+    }
     if outcomes.iter().all(Outcome::ok) {
         EXIT_OK
     } else {
