@@ -9,6 +9,7 @@ pub mod cloud;
 pub mod clouds;
 pub mod discover;
 pub mod filter;
+pub mod fleet;
 pub mod http;
 pub mod input_error;
 pub mod langhost;

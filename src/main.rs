@@ -8,6 +8,11 @@ use cloud_import::settings::{Cli, Settings};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
+    // `fleet` has its own command line (src/fleet): dispatched before the single-run flags parse.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "fleet") {
+        return ExitCode::from(cloud_import::fleet::main(argv));
+    }
     let cli = Cli::parse();
     cloud_import::install_crypto_provider();
     let settings = match Settings::from_sources(cli, |k| std::env::var(k).ok()) {

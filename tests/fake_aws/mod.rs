@@ -20,6 +20,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod model;
+pub mod org;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap};
@@ -53,6 +54,8 @@ pub struct Stats {
 
 pub struct Shared {
     pub account: Account,
+    /// The access key whose signatures this account accepts.
+    pub access_key: String,
     pub stats: Stats,
     pub cc_bucket: Mutex<Bucket>,
     pub cfn_bucket: Mutex<Bucket>,
@@ -116,6 +119,11 @@ pub struct FakeAws {
 impl FakeAws {
     /// Starts both services for `account`, each allowing `rate` requests/s.
     pub async fn start(account: Account, rate: f64) -> FakeAws {
+        Self::start_for_key(account, rate, ACCESS_KEY).await
+    }
+
+    /// Like [`FakeAws::start`], accepting the access key `key` (an account of a fake organization).
+    pub async fn start_for_key(account: Account, rate: f64, key: &str) -> FakeAws {
         let failures_left = account
             .types
             .values()
@@ -124,6 +132,7 @@ impl FakeAws {
             .collect();
         let shared = Arc::new(Shared {
             account,
+            access_key: key.to_string(),
             stats: Stats::default(),
             cc_bucket: Mutex::new(Bucket::new(rate)),
             cfn_bucket: Mutex::new(Bucket::new(rate)),

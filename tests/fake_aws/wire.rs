@@ -12,7 +12,7 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::{Shared, ACCESS_KEY};
+use super::Shared;
 
 pub fn cloudcontrol_router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -27,8 +27,13 @@ pub fn cloudformation_router(shared: Arc<Shared>) -> Router {
 }
 
 /// Checks `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request,
-/// SignedHeaders=..., Signature=<64 hex>` and returns the region of the credential scope.
-fn check_sigv4(headers: &HeaderMap, service: &str) -> Result<String, (u16, &'static str, String)> {
+/// SignedHeaders=..., Signature=<64 hex>` for the access key `key` and returns the region of the
+/// credential scope.
+pub fn check_sigv4(
+    headers: &HeaderMap,
+    service: &str,
+    key: &str,
+) -> Result<String, (u16, &'static str, String)> {
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return Err((
             403,
@@ -61,7 +66,7 @@ fn check_sigv4(headers: &HeaderMap, service: &str) -> Result<String, (u16, &'sta
     if scope.len() != 5 || scope[4] != "aws4_request" || scope[1].len() != 8 {
         return Err(bad("malformed credential scope"));
     }
-    if scope[0] != ACCESS_KEY {
+    if scope[0] != key {
         return Err((
             403,
             "UnrecognizedClientException",
@@ -84,7 +89,7 @@ fn check_sigv4(headers: &HeaderMap, service: &str) -> Result<String, (u16, &'sta
     Ok(scope[2].to_string())
 }
 
-fn json_error(status: u16, code: &str, message: &str) -> Response {
+pub fn json_error(status: u16, code: &str, message: &str) -> Response {
     let body = json!({"__type": code, "Message": message}).to_string();
     (
         StatusCode::from_u16(status).expect("status"),
@@ -97,11 +102,15 @@ fn json_error(status: u16, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-async fn cloudcontrol(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn cloudcontrol(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let stats = &s.stats;
     let _busy = super::InFlight::enter(stats);
     stats.cc_requests.fetch_add(1, Ordering::SeqCst);
-    let region = match check_sigv4(&headers, "cloudcontrolapi") {
+    let region = match check_sigv4(&headers, "cloudcontrolapi", &s.access_key) {
         Ok(r) => r,
         Err((status, code, msg)) => {
             stats.unsigned_rejected.fetch_add(1, Ordering::SeqCst);
@@ -248,7 +257,7 @@ async fn cloudcontrol(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
         .into_response()
 }
 
-fn xml_escape(s: &str) -> String {
+pub fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -256,7 +265,7 @@ fn xml_escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-fn query_error(status: u16, code: &str, message: &str) -> Response {
+pub fn query_error(status: u16, code: &str, message: &str) -> Response {
     let kind = if status >= 500 { "Receiver" } else { "Sender" };
     let body = format!(
         "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>",
@@ -280,11 +289,15 @@ fn query_ok(action: &str, result: String) -> Response {
 /// Default registry page size of the fake (see `Account::list_types_page`).
 const LIST_TYPES_PAGE: usize = 7;
 
-async fn cloudformation(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn cloudformation(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let stats = &s.stats;
     let _busy = super::InFlight::enter(stats);
     stats.cfn_requests.fetch_add(1, Ordering::SeqCst);
-    let region = match check_sigv4(&headers, "cloudformation") {
+    let region = match check_sigv4(&headers, "cloudformation", &s.access_key) {
         Ok(r) => r,
         Err((status, code, msg)) => {
             stats.unsigned_rejected.fetch_add(1, Ordering::SeqCst);

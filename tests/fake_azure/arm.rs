@@ -3,7 +3,9 @@
 //! - bearer authentication: no or unknown token -> 401 with `WWW-Authenticate` and ARM's error shape
 //!   `{"error": {"code": "InvalidAuthenticationToken", "message": ...}}`;
 //! - `api-version` is required (400 `MissingApiVersionParameter`);
-//! - `GET /subscriptions/{id}`, `/subscriptions/{id}/resourcegroups` and
+//! - `GET /subscriptions` (the fake's own subscription, named `fake subscription`, then
+//!   `other_subscriptions`, paged like every list), `GET /subscriptions/{id}`,
+//!   `/subscriptions/{id}/resourcegroups` and
 //!   `/subscriptions/{id}/resources` (paths are case-insensitive, as in ARM), the latter with
 //!   `$filter=location eq '<location>'` (other filters: 400 `InvalidFilterInQueryString`);
 //! - child collections under a resource id (`.../virtualNetworks/v/subnets`), an empty list when the
@@ -33,6 +35,8 @@ pub struct FakeArm {
     pub resources: Vec<Value>,
     /// Child lists by lowercased `{parent id}{/collection path}`.
     pub children: HashMap<String, Vec<Value>>,
+    /// Further entries of `GET /subscriptions` (their own paths answer `SubscriptionNotFound`).
+    pub other_subscriptions: Vec<Value>,
     pub page_size: usize,
     /// The next this-many requests are answered 429.
     pub throttle_next: AtomicU32,
@@ -60,6 +64,7 @@ impl FakeArm {
             groups: Vec::new(),
             resources: Vec::new(),
             children: HashMap::new(),
+            other_subscriptions: Vec::new(),
             page_size: 2,
             stuck_paths: Vec::new(),
             throttle_next: AtomicU32::new(0),
@@ -200,6 +205,17 @@ impl FakeArm {
     fn route(&self, path: &str, query: &HashMap<String, String>) -> Response {
         let lower = path.to_ascii_lowercase();
         let sub = format!("/subscriptions/{}", self.subscription.to_ascii_lowercase());
+        if lower == "/subscriptions" {
+            let mut all = vec![json!({
+                "id": format!("/subscriptions/{}", self.subscription),
+                "subscriptionId": self.subscription,
+                "displayName": "fake subscription",
+                "state": "Enabled",
+                "tenantId": super::TENANT,
+            })];
+            all.extend(self.other_subscriptions.iter().cloned());
+            return self.page(path, query, all);
+        }
         if !lower.starts_with(&sub) {
             return arm_error(
                 StatusCode::NOT_FOUND,

@@ -15,6 +15,10 @@
 //!   `query all resources` and `query all resources where compartmentId = '<ocid>'`, pages the same
 //!   way, and returns `{"items":[ResourceSummary...]}`.
 //! - GetNamespace (`GET /n/`) returns the namespace as a JSON string.
+//! - Identity's GetTenancy (`GET /20160918/tenancies/{id}`) and ListRegionSubscriptions
+//!   (`GET /20160918/tenancies/{id}/regionSubscriptions`, an unpaged JSON array of
+//!   `{regionKey, regionName, status, isHomeRegion}`); another tenancy's id is 404
+//!   `NotAuthorizedOrNotFound`.
 //! - Throttling: 429 `{"code":"TooManyRequests"}`; server faults: 500 `{"code":"InternalServerError"}`.
 #![allow(dead_code)]
 
@@ -50,6 +54,9 @@ pub struct FakeOci {
     /// ResourceSummary items; each has a `compartmentId`.
     pub resources: Vec<Value>,
     pub namespace: String,
+    pub tenancy_name: String,
+    /// ListRegionSubscriptions items.
+    pub region_subscriptions: Vec<Value>,
     pub page_size: usize,
     /// The first this-many search calls are answered 429.
     pub throttle_first: AtomicU32,
@@ -82,6 +89,8 @@ impl FakeOci {
             compartments: Vec::new(),
             resources: Vec::new(),
             namespace: "fakens".into(),
+            tenancy_name: "acme".into(),
+            region_subscriptions: Vec::new(),
             page_size: 2,
             throttle_first: AtomicU32::new(0),
             always_throttle: HashSet::new(),
@@ -134,6 +143,24 @@ async fn handle(
     match (method.as_str(), uri.path()) {
         ("GET", "/20160918/compartments") => compartments(&fake, &query),
         ("POST", "/20180409/resources") => search(&fake, &query, &body),
+        ("GET", p) if p.starts_with("/20160918/tenancies/") => {
+            let rest = &p["/20160918/tenancies/".len()..];
+            let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            match (id == fake.tenancy, tail) {
+                (true, "") => axum::Json(
+                    json!({"id": fake.tenancy, "name": fake.tenancy_name, "homeRegionKey": "PHX"}),
+                )
+                .into_response(),
+                (true, "regionSubscriptions") => {
+                    axum::Json(json!(fake.region_subscriptions)).into_response()
+                }
+                _ => error(
+                    StatusCode::NOT_FOUND,
+                    "NotAuthorizedOrNotFound",
+                    "Authorization failed or requested resource not found.",
+                ),
+            }
+        }
         ("GET", "/n/") => {
             fake.log.lock().unwrap().namespace_calls += 1;
             axum::Json(json!(fake.namespace)).into_response()

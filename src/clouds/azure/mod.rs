@@ -9,7 +9,9 @@
 //!   loads (`schema` module: engine loader, installed plugin, or the shared `schemaFile` setting) and
 //!   passes in with [`AzureScanner::with_type_map`]; without it a built-in mapping is used, with a
 //!   warning;
-//! - `armEndpoint`: the Resource Manager URL, when it is not the one of `ARM_ENVIRONMENT`.
+//! - `armEndpoint`: the Resource Manager URL, when it is not the one of `ARM_ENVIRONMENT`;
+//! - `globalResources`: `all` (default) lists the location `global` too, `none` does not (a fleet
+//!   gives `global` to one child per subscription).
 //!
 //! Credentials: see `credentials`. The constructor checks the subscription with one GET, so bad
 //! credentials or a wrong subscription are input errors before any listing.
@@ -25,7 +27,7 @@ mod template;
 
 pub use arm::{Arm, ArmError};
 pub use children::{ChildList, CHILD_LISTS};
-pub use credentials::AzureCloud;
+pub use credentials::{credential, AzureCloud};
 pub use fallback::{fallback_token, HOW_TO_GET_EXACT_MAPPING};
 pub use mapping::{import_sample_id, TypeMap};
 
@@ -95,6 +97,7 @@ pub struct AzureScanner {
     arm: Arm,
     types: Option<TypeMap>,
     version: String,
+    global: bool,
 }
 
 impl AzureScanner {
@@ -150,6 +153,7 @@ impl AzureScanner {
         }
         let locations = Locations::parse(location_values, &options.location_key)?;
         let version = options.provider_version.clone();
+        let global = options.global;
         let cloud = AzureCloud::from_lookup(env)?;
         let endpoint = match &options.arm_endpoint {
             Some(url) => url.clone(),
@@ -181,6 +185,7 @@ impl AzureScanner {
             arm,
             types: None,
             version,
+            global,
         })
     }
 
@@ -250,6 +255,7 @@ impl Scanner for AzureScanner {
             locations: self.locations,
             arm: self.arm,
             types: self.types.map(Arc::new),
+            global: self.global,
         };
         Box::pin(scan::run(scan, out))
     }

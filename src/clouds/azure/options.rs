@@ -1,5 +1,5 @@
 //! The Azure scanner's typed options, built once from the settings (`subscription`, `location`,
-//! `armEndpoint`) and checked before any Azure call. The `ARM_*` variables fill what the settings
+//! `armEndpoint`, `globalResources`) and checked before any Azure call. The `ARM_*` variables fill what the settings
 //! leave unset when the scanner is built.
 
 use azure_core::http::Url;
@@ -20,6 +20,9 @@ pub struct AzureOptions {
     pub location_key: String,
     /// Resource Manager's base URL, an `https://` URL; `None` is the cloud's own.
     pub arm_endpoint: Option<Url>,
+    /// `globalResources`: whether the location `global` is listed too (`all`, the default) or not
+    /// (`none`; a fleet gives `global` to one child per subscription).
+    pub global: bool,
 }
 
 impl AzureOptions {
@@ -38,7 +41,19 @@ impl AzureOptions {
                     })?,
             ),
         };
+        let global = match settings.get("globalResources").map(str::to_ascii_lowercase) {
+            None => true,
+            Some(v) if v == "all" => true,
+            Some(v) if v == "none" => false,
+            Some(v) => {
+                return Err(InputError::new(format!(
+                    "{} must be all or none for Azure, not {v:?}",
+                    settings.describe("globalResources")
+                )))
+            }
+        };
         Ok(AzureOptions {
+            global,
             provider_version: settings.provider_version.clone(),
             subscription: settings.get("subscription").map(str::to_string),
             subscription_key: settings.describe("subscription"),

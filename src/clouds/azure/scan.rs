@@ -33,6 +33,9 @@ pub struct Scan {
     pub locations: Locations,
     pub arm: Arm,
     pub types: Option<Arc<TypeMap>>,
+    /// Whether this scan lists the location `global` (a fleet gives it to one child per
+    /// subscription: `globalResources`).
+    pub global: bool,
 }
 
 struct Group {
@@ -119,12 +122,12 @@ fn normalise_location(l: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn location_matches(locations: &Locations, location: &str) -> bool {
+fn location_matches(locations: &Locations, global: bool, location: &str) -> bool {
     match locations {
         Locations::All => true,
         Locations::Some(list) => {
             let l = normalise_location(location);
-            l == "global" || list.contains(&l)
+            (global && l == "global") || list.contains(&l)
         }
     }
 }
@@ -146,6 +149,7 @@ struct Run {
     ctx: Ctx,
     arm: Arm,
     locations: Locations,
+    global: bool,
     groups: HashMap<String, Group>,
 }
 
@@ -219,7 +223,7 @@ impl Run {
                 };
                 let location =
                     normalise_location(item.get("location").and_then(Value::as_str).unwrap_or(""));
-                let in_scope = location_matches(&self.locations, &location);
+                let in_scope = location_matches(&self.locations, self.global, &location);
                 self.groups.insert(
                     name.to_ascii_lowercase(),
                     Group {
@@ -242,7 +246,7 @@ impl Run {
             Locations::All => vec![("all locations".into(), None)],
             Locations::Some(list) => {
                 let mut names: Vec<&str> = list.iter().map(String::as_str).collect();
-                if !names.contains(&"global") {
+                if self.global && !names.contains(&"global") {
                     names.push("global");
                 }
                 names
@@ -432,6 +436,7 @@ pub async fn run(scan: Scan, tx: Events) {
         ctx,
         arm: scan.arm,
         locations: scan.locations,
+        global: scan.global,
         groups: HashMap::new(),
     };
     let mut children = Children {
@@ -463,8 +468,9 @@ mod tests {
             None
         );
         let l = Locations::Some(vec!["westus2".into()]);
-        assert!(location_matches(&l, "West US 2"));
-        assert!(location_matches(&l, "global"));
-        assert!(!location_matches(&l, "eastus"));
+        assert!(location_matches(&l, true, "West US 2"));
+        assert!(location_matches(&l, true, "global"));
+        assert!(!location_matches(&l, false, "global"));
+        assert!(!location_matches(&l, true, "eastus"));
     }
 }
