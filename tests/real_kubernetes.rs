@@ -128,6 +128,57 @@ fn pulumi_up_reads_a_real_cluster_into_a_stack() {
 
     stage("--import consumed by the real pulumi import");
     import_file_is_consumed(&ws, &cluster, &expected);
+
+    stage("fleet plan and render, server-side dry run of the CronJobs");
+    fleet_manifests_pass_a_server_dry_run(&cluster);
+}
+
+/// `fleet plan` over the reader's kubeconfig, then `fleet render kubernetes`: the real API server
+/// validates every rendered object (schemas, defaulting, admission) without storing it.
+fn fleet_manifests_pass_a_server_dry_run(cluster: &Cluster) {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "fleet",
+            "plan",
+            "--cloud",
+            "kubernetes",
+            "--out",
+            "fleet.yaml",
+        ][..],
+        &[
+            "fleet",
+            "render",
+            "kubernetes",
+            "--namespace",
+            "default",
+            "--out",
+            "cronjobs.yaml",
+        ][..],
+    ] {
+        let mut cmd = Command::new(PROGRAM);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("KUBECONFIG", &cluster.reader)
+            .current_dir(dir.path());
+        Output::of(&mut cmd).ok(&args.join(" "));
+    }
+    let manifests = dir.path().join("cronjobs.yaml");
+    let out = cluster.kubectl_ok(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        &manifests.display().to_string(),
+    ]);
+    assert!(out.contains("cronjob.batch/"), "{out}");
+    assert!(out.contains("(server dry run)"), "{out}");
+    // Nothing was created.
+    assert!(cluster
+        .items("cronjobs.batch")
+        .iter()
+        .all(|c| c["metadata"]["namespace"] != "default"));
 }
 
 fn stage(name: &str) {
