@@ -277,10 +277,10 @@ async fn pulumi_up_reads_every_object_once_with_bounded_concurrency() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_listing_exits_32_without_signalling_shutdown() {
-    let mut opts = cluster();
-    opts.broken.insert("deployments");
+/// Runs the program under the fake engine against `opts`, expecting an incomplete scan: exit 32, no
+/// shutdown signal (so the engine keeps earlier state), everything else still read. Returns the
+/// ERROR lines the engine got.
+async fn run_incomplete(opts: KubeOptions) -> Vec<String> {
     let kube = FakeKube::start(opts).await;
     let monitor = FakeMonitor::start(MonitorOptions::default()).await;
     let home = tempfile::tempdir().unwrap();
@@ -295,23 +295,28 @@ async fn failed_listing_exits_32_without_signalling_shutdown() {
         !rec.calls.iter().any(|c| matches!(c, Call::Shutdown)),
         "must not let the engine discard state"
     );
-    let errors: Vec<&String> = rec
-        .calls
-        .iter()
-        .filter_map(|c| match c {
-            Call::Log(l) if l.severity == 3 => Some(&l.message),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        errors.iter().any(|e| e.contains("apps/v1/Deployment")),
-        "{errors:?}"
-    );
-    // Everything else was still read.
     assert!(rec
         .calls
         .iter()
         .any(|c| matches!(c, Call::Read(r, _) if r.r#type == "kubernetes:core/v1:ConfigMap")));
+    rec.calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Log(l) if l.severity == 3 => Some(l.message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_listing_exits_32_without_signalling_shutdown() {
+    let mut opts = cluster();
+    opts.broken.insert("deployments");
+    let errors = run_incomplete(opts).await;
+    assert!(
+        errors.iter().any(|e| e.contains("apps/v1/Deployment")),
+        "{errors:?}"
+    );
 }
 
 /// A type the credentials may not list is a gap in the scan: were the run to succeed, the engine
@@ -320,28 +325,7 @@ async fn failed_listing_exits_32_without_signalling_shutdown() {
 async fn a_forbidden_type_makes_the_scan_incomplete() {
     let mut opts = cluster();
     opts.forbidden.insert("clusterroles");
-    let kube = FakeKube::start(opts).await;
-    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
-    let home = tempfile::tempdir().unwrap();
-    let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
-    let mut env = host_env(&monitor, &[("cloud", "kubernetes")]);
-    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
-
-    let out = program::run(&[], &env, home.path()).await;
-    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
-    let rec = monitor.record();
-    assert!(
-        !rec.calls.iter().any(|c| matches!(c, Call::Shutdown)),
-        "must not let the engine discard state"
-    );
-    let errors: Vec<&String> = rec
-        .calls
-        .iter()
-        .filter_map(|c| match c {
-            Call::Log(l) if l.severity == 3 => Some(&l.message),
-            _ => None,
-        })
-        .collect();
+    let errors = run_incomplete(opts).await;
     assert!(
         errors
             .iter()
@@ -350,10 +334,6 @@ async fn a_forbidden_type_makes_the_scan_incomplete() {
                 && e.contains("pulumi-cloud-import:exclude")),
         "{errors:?}"
     );
-    assert!(rec
-        .calls
-        .iter()
-        .any(|c| matches!(c, Call::Read(r, _) if r.r#type == "kubernetes:apps/v1:Deployment")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -353,15 +353,7 @@ fn incomplete_listing_keeps_state(ws: &Workspace, cluster: &Cluster) {
     }
     // Give the permission back for the stages that follow.
     cluster.apply(&real_support::script("fixture").join("reader.yaml"));
-    wait_until(|| {
-        Output::of(
-            Command::new("kubectl")
-                .args(["get", "configmaps", "-A"])
-                .env("KUBECONFIG", &cluster.reader),
-        )
-        .code
-            == Some(0)
-    });
+    wait_until(|| reader_may_list_configmaps(cluster));
 }
 
 /// Replaces the reader's ClusterRole by one rule per listable resource, less one.
@@ -386,15 +378,15 @@ fn set_reader_rules_without(cluster: &Cluster, group: &str, resource: &str) {
     let file = cluster.dir().join("reader-narrowed.json");
     std::fs::write(&file, role.to_string()).unwrap();
     cluster.apply(&file);
-    wait_until(|| {
-        Output::of(
-            Command::new("kubectl")
-                .args(["get", "configmaps", "-A"])
-                .env("KUBECONFIG", &cluster.reader),
-        )
-        .code
-            != Some(0)
-    });
+    // RBAC changes reach the authorizer through a watch: wait until they are in force.
+    wait_until(|| !reader_may_list_configmaps(cluster));
+}
+
+fn reader_may_list_configmaps(cluster: &Cluster) -> bool {
+    let mut cmd = Command::new("kubectl");
+    cmd.args(["get", "configmaps", "-A"])
+        .env("KUBECONFIG", &cluster.reader);
+    Output::of(&mut cmd).code == Some(0)
 }
 
 fn wait_until(mut done: impl FnMut() -> bool) {
