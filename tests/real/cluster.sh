@@ -6,6 +6,7 @@
 # kube-root-ca.crt, default ServiceAccounts, token Secrets, Events, Leases) is really there.
 #
 #   tests/real/cluster.sh up DIR     start; writes DIR/admin.kubeconfig and DIR/reader.kubeconfig
+#   tests/real/cluster.sh fixture DIR  apply tests/real/fixture (CRDs first, once established)
 #   tests/real/cluster.sh down DIR   stop what `up` started in DIR
 #
 # The reader is the identity the tool scans with: the service account pci-reader/reader, bound to a
@@ -13,8 +14,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-cmd=${1:?usage: cluster.sh up|down DIR}
-dir=${2:?usage: cluster.sh up|down DIR}
+cmd=${1:?usage: cluster.sh up|fixture|down DIR}
+dir=${2:?usage: cluster.sh up|fixture|down DIR}
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
@@ -35,7 +36,15 @@ if [[ "$cmd" == down ]]; then
   stop
   exit 0
 fi
-[[ "$cmd" == up ]] || { echo "usage: cluster.sh up|down DIR" >&2; exit 2; }
+if [[ "$cmd" == fixture ]]; then
+  export KUBECONFIG="$dir/admin.kubeconfig"
+  kubectl apply -f "$here/fixture/crds.yaml" >/dev/null
+  kubectl wait --for=condition=Established --timeout=60s \
+    crd/widgets.example.pci.dev crd/regions.example.pci.dev >/dev/null
+  kubectl apply -f "$here/fixture/cluster.yaml" >/dev/null
+  exit 0
+fi
+[[ "$cmd" == up ]] || { echo "usage: cluster.sh up|fixture|down DIR" >&2; exit 2; }
 
 mapfile -t bins < <("$here/build.sh" --print)
 kube_dir=${bins[2]}

@@ -58,16 +58,12 @@ impl Cluster {
 
     /// The fixture: CRDs (waited for until established), then the objects.
     pub fn apply_fixture(&self) {
-        let fixture = script("fixture");
-        self.apply(&fixture.join("crds.yaml"));
-        self.kubectl_ok(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/widgets.example.pci.dev",
-            "crd/regions.example.pci.dev",
-        ]);
-        self.apply(&fixture.join("cluster.yaml"));
+        Output::of(
+            Command::new(script("cluster.sh"))
+                .arg("fixture")
+                .arg(self.dir()),
+        )
+        .ok("tests/real/cluster.sh fixture");
     }
 
     /// `kubectl get <what> -A -o json` items.
