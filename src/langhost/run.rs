@@ -57,6 +57,21 @@ pub fn command(program: &Path, req: &RunRequest, engine: &str, cwd: &Path) -> Co
     // A stale value from the host's own environment must not reach the program.
     cmd.env_remove(LOADER_ENV);
     cmd.envs(program_env(req, engine));
+    // Cancelling delivers SIGINT, so the program must be able to receive it. A shell without job
+    // control starts its background commands with SIGINT ignored, and an ignored signal stays
+    // ignored across exec: `pulumi up &` in a script (or CI) would make the cancel a no-op for any
+    // program that does not install a handler of its own. Restore the default disposition.
+    #[cfg(unix)]
+    {
+        // SAFETY: between fork and exec only async-signal-safe calls are allowed; signal(2) is one.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    }
     cmd
 }
 
