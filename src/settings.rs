@@ -69,7 +69,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     about = "Reads every resource of a cloud account into a Pulumi stack, or writes an import.json",
     long_about = "Without --import or --list this runs as a Pulumi program: `pulumi up --skip-preview \
 --show-reads --continue-on-error` in this project. --import writes an import.json for \
-`pulumi import --file`; --list prints one JSON object per resource. Neither needs Pulumi."
+`pulumi import --file`; --list prints one JSON object per resource. Neither needs Pulumi.",
+    after_help = "Many scopes at once: `pulumi-cloud-import fleet plan|up|render --help` (docs/fleet.md)."
 )]
 pub struct Cli {
     /// Write an import file for `pulumi import --file` instead of reading into a stack.
