@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use real_support::cluster::Cluster;
 use real_support::pulumi::Workspace;
-use real_support::{Peers, PROGRAM, PROVIDER_VERSION};
+use real_support::{Peers, PROGRAM};
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -44,8 +44,8 @@ fn main() {
     for size in sizes {
         let cluster = Cluster::start(&peers);
         populate(&cluster, size);
-        let listed = list(&cluster, size);
-        kubectl_get(&cluster, size, listed);
+        list(&peers, &cluster, size);
+        kubectl_get(&cluster, size);
         for skip_checkpoints in [true, false] {
             if size > up_max {
                 println!("| {size} | | pulumi up | skipped (> PCI_BENCH_UP_MAX) | | |");
@@ -125,7 +125,7 @@ fn measure(cmd: &mut Command) -> (Duration, f64, String) {
     (wall, usage.ru_maxrss as f64 / 1024.0, out)
 }
 
-fn list(cluster: &Cluster, size: usize) -> usize {
+fn list(peers: &Peers, cluster: &Cluster, size: usize) {
     let home = tempfile::tempdir().unwrap();
     let (wall, rss, out) = measure(
         Command::new(PROGRAM)
@@ -134,7 +134,7 @@ fn list(cluster: &Cluster, size: usize) -> usize {
                 "--cloud",
                 "kubernetes",
                 "--provider-version",
-                PROVIDER_VERSION,
+                &peers.provider_version,
             ])
             .env_clear()
             .env("HOME", home.path())
@@ -142,10 +142,9 @@ fn list(cluster: &Cluster, size: usize) -> usize {
     );
     let n = out.lines().count();
     row(size, n, "pulumi-cloud-import --list", wall, rss, None);
-    n
 }
 
-fn kubectl_get(cluster: &Cluster, size: usize, _listed: usize) {
+fn kubectl_get(cluster: &Cluster, size: usize) {
     let names = cluster.kubectl_ok(&["api-resources", "--verbs=list", "-o", "name"]);
     let names: Vec<&str> = names.lines().filter(|l| !l.is_empty()).collect();
     let (wall, rss, out) = measure(

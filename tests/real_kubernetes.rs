@@ -18,7 +18,7 @@ use base64::Engine as _;
 use real_support::cluster::Cluster;
 use real_support::oracle::{self, Key};
 use real_support::pulumi::{resources, Workspace};
-use real_support::{Output, Peers, PROGRAM, PROVIDER_VERSION};
+use real_support::{Output, Peers, PROGRAM};
 use serde_json::Value;
 
 /// The fixture's Secret values: state must hold them only encrypted.
@@ -107,7 +107,7 @@ fn pulumi_up_reads_a_real_cluster_into_a_stack() {
 
     stage("--list against kubectl get");
     let (expected, _) = oracle::expected(&cluster);
-    let listed = program(&cluster, &["--list", "--cloud", "kubernetes"], None).ok("--list");
+    let listed = program(&peers, &cluster, &["--list", "--cloud", "kubernetes"]).ok("--list");
     let listed: BTreeSet<Key> = listed
         .stdout
         .lines()
@@ -127,7 +127,7 @@ fn pulumi_up_reads_a_real_cluster_into_a_stack() {
     );
 
     stage("--import consumed by the real pulumi import");
-    import_file_is_consumed(&ws, &cluster, &expected);
+    import_file_is_consumed(&ws, &peers, &cluster, &expected);
 
     stage("fleet plan and render, server-side dry run of the CronJobs");
     fleet_manifests_pass_a_server_dry_run(&cluster);
@@ -244,11 +244,20 @@ fn up_and_check(ws: &Workspace, cluster: &Cluster) -> BTreeMap<Key, String> {
     assert_eq!(n("failed"), 0, "{outputs}");
     // The oracle's exclusions are counted by kubectl as admin; the scan skips the same objects.
     assert_eq!(n("skipped") as usize, skipped, "{outputs}");
-    assert!(
-        out.stdout.contains("read"),
-        "--show-reads rows:\n{}",
-        out.stdout
-    );
+    // `--show-reads`: a row per read resource, naming its type and its name (here the safe id).
+    for (token, id) in [
+        ("kubernetes:apps/v1:Deployment", "team-a/web"),
+        ("kubernetes:core/v1:Namespace", "team-b"),
+        ("kubernetes:example.pci.dev/v1:Region", "north"),
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.contains(token) && l.split_whitespace().any(|w| w == id)),
+            "no --show-reads row for {token} {id}:\n{}",
+            out.stdout
+        );
+    }
     urns
 }
 
@@ -447,23 +456,29 @@ fn unsafe_sigint(pid: u32) {
 }
 
 /// Our program run directly (no Pulumi) against the cluster as the reader.
-fn program(cluster: &Cluster, args: &[&str], cwd: Option<&std::path::Path>) -> Output {
+fn program(peers: &Peers, cluster: &Cluster, args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(PROGRAM);
     cmd.args(args)
-        .args(["--provider-version", PROVIDER_VERSION])
+        .args(["--provider-version", &peers.provider_version])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home.path())
         .env("KUBECONFIG", &cluster.reader)
-        .current_dir(cwd.unwrap_or(home.path()));
+        .current_dir(home.path());
     Output::of(&mut cmd)
 }
 
-fn import_file_is_consumed(ws: &Workspace, cluster: &Cluster, expected: &BTreeSet<Key>) {
+fn import_file_is_consumed(
+    ws: &Workspace,
+    peers: &Peers,
+    cluster: &Cluster,
+    expected: &BTreeSet<Key>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("import.json");
     program(
+        peers,
         cluster,
         &[
             "--import",
@@ -472,7 +487,6 @@ fn import_file_is_consumed(ws: &Workspace, cluster: &Cluster, expected: &BTreeSe
             "--out",
             &file.display().to_string(),
         ],
-        None,
     )
     .ok("--import");
     let text = std::fs::read_to_string(&file).unwrap();

@@ -19,7 +19,10 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn start(_peers: &Peers) -> Cluster {
+    /// Starts a control plane from the binaries `peers` found (cluster.sh finds them itself, through
+    /// the same `build.sh --print`).
+    pub fn start(peers: &Peers) -> Cluster {
+        assert!(peers.kube_dir.join("kube-apiserver").is_file());
         let dir = tempfile::Builder::new()
             .prefix("pci-real-cluster")
             .tempdir()

@@ -19,14 +19,15 @@ pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Our program and language host, as cargo built them for this test run.
 pub const PROGRAM: &str = env!("CARGO_BIN_EXE_pulumi-cloud-import");
 pub const LANGUAGE_HOST: &str = env!("CARGO_BIN_EXE_pulumi-language-rust");
-/// The Kubernetes provider version the suite builds (the newest the module proxy serves).
-pub const PROVIDER_VERSION: &str = "4.25.0";
 
 /// Where the built peers are.
 #[derive(Debug, Clone)]
 pub struct Peers {
     pub pulumi: PathBuf,
     pub provider: PathBuf,
+    /// The provider's version, as `build.sh` pins it (the suffix of its cache directory), so the
+    /// plugin is installed and requested under the version it really is.
+    pub provider_version: String,
     pub kube_dir: PathBuf,
     pub etcd_dir: PathBuf,
 }
@@ -46,6 +47,14 @@ impl Peers {
         let peers = Peers {
             pulumi: dirs[0].join("pulumi"),
             provider: dirs[1].join("pulumi-resource-kubernetes"),
+            provider_version: dirs[1]
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("pulumi-resource-kubernetes-"))
+                .expect(
+                    "build.sh names the provider directory pulumi-resource-kubernetes-<version>",
+                )
+                .to_string(),
             kube_dir: dirs[2].clone(),
             etcd_dir: dirs[3].clone(),
         };

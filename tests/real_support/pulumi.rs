@@ -9,19 +9,20 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use super::{Output, Peers, LANGUAGE_HOST, PROVIDER_VERSION, ROOT};
+use super::{Output, Peers, LANGUAGE_HOST, ROOT};
 
 pub struct Workspace {
     root: tempfile::TempDir,
     pub project: PathBuf,
     pulumi: PathBuf,
     kubeconfig: PathBuf,
+    provider_version: String,
 }
 
 impl Workspace {
     /// A project directory and Pulumi home, with the Kubernetes provider plugin installed into the
     /// plugin cache as `pulumi plugin install --file` does it (the engine then finds version
-    /// `PROVIDER_VERSION` there, as it would a downloaded plugin).
+    /// `peers.provider_version` there, as it would a downloaded plugin).
     pub fn new(peers: &Peers, kubeconfig: &Path) -> Workspace {
         let root = tempfile::Builder::new()
             .prefix("pci-real-pulumi")
@@ -41,6 +42,7 @@ impl Workspace {
             project,
             pulumi: peers.pulumi.clone(),
             kubeconfig: kubeconfig.to_path_buf(),
+            provider_version: peers.provider_version.clone(),
             root,
         };
         ws.run(&[
@@ -48,7 +50,7 @@ impl Workspace {
             "install",
             "resource",
             "kubernetes",
-            PROVIDER_VERSION,
+            &ws.provider_version,
             "--file",
             &peers.provider.display().to_string(),
         ])
@@ -106,7 +108,7 @@ impl Workspace {
         self.config_set(
             stack,
             "pulumi-cloud-import:providerVersion",
-            PROVIDER_VERSION,
+            &self.provider_version,
         );
     }
 
