@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cloud_import::app;
+use cloud_import::clouds::kubernetes::cluster_auth;
 use cloud_import::settings::{Cli, Settings};
 use tokio_util::sync::CancellationToken;
 
@@ -12,6 +13,10 @@ fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "fleet") {
         return ExitCode::from(cloud_import::fleet::main(argv));
+    }
+    // The exec plugin our kubeconfigs for EKS and AKS clusters name (see cluster_auth).
+    if argv.get(1).is_some_and(|a| a == cluster_auth::SUBCOMMAND) {
+        return ExitCode::from(cluster_auth::main(argv));
     }
     let cli = Cli::parse();
     cloud_import::install_crypto_provider();

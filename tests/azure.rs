@@ -3,6 +3,7 @@
 //! mapping against a schema fixture and, when present, the shared azure-native type map.
 
 mod fake_azure;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;

@@ -7,6 +7,7 @@ use crate::settings::{InputError, Settings};
 
 pub mod aws;
 pub mod azure;
+pub mod bearer;
 pub mod kubernetes;
 pub mod oci;
 
@@ -46,7 +47,11 @@ pub async fn scanner(settings: &Settings, options: &CloudOptions) -> Result<Buil
     crate::install_crypto_provider();
     let mut warnings = Vec::new();
     let scanner: Box<dyn Scanner> = match options {
-        CloudOptions::Kubernetes(o) => Box::new(kubernetes::KubernetesScanner::new(o).await?),
+        CloudOptions::Kubernetes(o) => {
+            let scanner = kubernetes::KubernetesScanner::new(o).await?;
+            warnings.extend(scanner.note.clone());
+            Box::new(scanner)
+        }
         CloudOptions::Aws(o) => {
             let scanner = aws::AwsScanner::new(o.clone()).await?;
             // Tokens the installed aws-native does not know are skipped with a reason.

@@ -10,17 +10,16 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
-use aws_config::sts::AssumeRoleProvider;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_account::types::RegionOptStatus;
 use aws_sdk_cloudcontrol::config::ProvideCredentials;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::plan::{child, Child, Credentials};
 use crate::clouds::aws::global::DEFAULT_GLOBAL_REGION;
+use crate::clouds::aws::sdk;
 
-/// The session name of every role the fleet assumes, so CloudTrail shows who read.
-pub const SESSION_NAME: &str = "pulumi-cloud-import-fleet";
+pub use crate::clouds::aws::sdk::SESSION_NAME;
 
 /// What `fleet plan --cloud aws` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -166,40 +165,14 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// aws-config's default chain, with `profile` and a region: the global APIs (Organizations,
-/// Account) need one, so us-east-1 stands in when none is configured.
+/// aws-config's default chain with `profile` and a region (us-east-1 when none is configured).
 pub async fn base_config(profile: Option<&str>, region: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(p) = profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(r) = region {
-        loader = loader.region(Region::new(r.to_string()));
-    }
-    let sdk = loader.load().await;
-    if sdk.region().is_none() {
-        return sdk
-            .into_builder()
-            .region(Region::new(DEFAULT_GLOBAL_REGION))
-            .build();
-    }
-    sdk
+    sdk::load(profile, region).await
 }
 
 /// `base` with its credentials replaced by those of `role_arn`, assumed from `base`'s.
 pub async fn assumed_config(base: &SdkConfig, role_arn: &str, region: Option<&str>) -> SdkConfig {
-    let mut builder = AssumeRoleProvider::builder(role_arn)
-        .session_name(SESSION_NAME)
-        .configure(base);
-    if let Some(r) = region {
-        builder = builder.region(Region::new(r.to_string()));
-    }
-    let provider = builder.build().await;
-    base.to_builder()
-        .credentials_provider(
-            aws_sdk_cloudcontrol::config::SharedCredentialsProvider::new(provider),
-        )
-        .build()
+    sdk::assumed(base, role_arn, region).await
 }
 
 /// Temporary keys of `role_arn` for a child's run: (access key id, secret, session token).

@@ -150,6 +150,9 @@ pub struct Account {
     /// Time Cloud Control takes to answer a `ListResources` call (its handlers call the service
     /// behind; real answers take tens to hundreds of milliseconds).
     pub list_latency: Option<std::time::Duration>,
+    /// (type, identifier) -> properties `GetResource` returns beyond the listed ones (the read
+    /// handler's full model: `AWS::EKS::Cluster`'s `Endpoint` and `CertificateAuthorityData`).
+    pub read_models: BTreeMap<(String, String), Value>,
 }
 
 impl Account {

@@ -124,6 +124,9 @@ pub async fn cloudcontrol(
         .entry(format!("cloudcontrolapi/{region}"))
         .or_default() += 1;
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    if target == Some("CloudApiService.GetResource") {
+        return get_resource(&s, &body);
+    }
     if target != Some("CloudApiService.ListResources") {
         return json_error(400, "UnknownOperationException", "unknown operation");
     }
@@ -247,6 +250,58 @@ pub async fn cloudcontrol(
     } else if end < items.len() {
         out["NextToken"] = json!(format!("p{}.{end}", page + 1));
     }
+    (
+        [
+            ("content-type", "application/x-amz-json-1.0"),
+            ("x-amzn-requestid", "fake-request"),
+        ],
+        out.to_string(),
+    )
+        .into_response()
+}
+
+/// `GetResource`: the read handler's model, the listed properties plus the account's
+/// `read_models`, as a JSON string in `ResourceDescription.Properties`; an unknown identifier is
+/// `ResourceNotFoundException`, as the real service answers.
+fn get_resource(s: &Shared, body: &[u8]) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return json_error(400, "SerializationException", "body is not JSON");
+    };
+    let (Some(type_name), Some(id)) = (
+        req.get("TypeName").and_then(Value::as_str),
+        req.get("Identifier").and_then(Value::as_str),
+    ) else {
+        return json_error(
+            400,
+            "ValidationException",
+            "TypeName and Identifier are required",
+        );
+    };
+    let found = s
+        .account
+        .types
+        .get(type_name)
+        .and_then(|t| t.resources.iter().find(|r| r.identifier == id));
+    let Some(found) = found else {
+        return json_error(
+            400,
+            "ResourceNotFoundException",
+            &format!("{type_name} Handler returned status FAILED: Resource of type '{type_name}' with identifier '{id}' was not found."),
+        );
+    };
+    let mut model = found.properties.clone();
+    if let (Some(m), Some(Value::Object(extra))) = (
+        model.as_object_mut(),
+        s.account
+            .read_models
+            .get(&(type_name.to_string(), id.to_string())),
+    ) {
+        m.extend(extra.clone());
+    }
+    let out = json!({
+        "TypeName": type_name,
+        "ResourceDescription": {"Identifier": id, "Properties": model.to_string()},
+    });
     (
         [
             ("content-type", "application/x-amz-json-1.0"),

@@ -8,7 +8,8 @@
 pub mod arm;
 pub mod entra;
 pub mod github;
-pub mod tls;
+// HTTPS for the fakes lives with the shared test support (the fake Kubernetes API uses it too).
+pub use crate::support::tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -1,7 +1,12 @@
 //! A fake Kubernetes API server, reached by the real `kube` client through a kubeconfig.
 //!
 //! It models what the client and our scanner meet on a real API server:
-//! - bearer-token authentication: 401 `Status` without the right `Authorization` header;
+//! - bearer-token authentication: 401 `Status` without the right `Authorization` header. The token
+//!   is a static one, or an EKS token checked the way aws-iam-authenticator does (presigned STS
+//!   URL replayed against the fake STS, see `fake_sts`), or an Entra token that must have been
+//!   issued for the AKS server application's audience; accepted tokens are cached, as the API
+//!   server caches its token webhook's answers;
+//! - HTTPS with the test CA when started with [`FakeKube::start_https`], as managed clusters serve;
 //! - aggregated discovery (`/api`, `/apis` with `Accept: ...;as=APIGroupDiscoveryList`), versions in
 //!   preference order, subresources nested, `freshness: Stale` for a dead aggregated API; the classic
 //!   `APIVersions`/`APIGroupList` documents for clients that do not ask for it;
@@ -82,8 +87,28 @@ impl FakeObject {
     }
 }
 
+/// How the fake authenticates bearer tokens.
+#[derive(Clone, Default)]
+pub enum FakeAuth {
+    /// Only [`TOKEN`].
+    #[default]
+    Static,
+    /// EKS: tokens aws-iam-authenticator accepts for `cluster` with STS at `sts_url`, from one of
+    /// the `mapped` ARNs.
+    Eks {
+        sts_url: String,
+        cluster: String,
+        mapped: Vec<String>,
+    },
+    /// AKS with Entra ID: tokens `accepts` says were issued for the AKS server application.
+    Aks {
+        accepts: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    },
+}
+
 #[derive(Default)]
 pub struct KubeOptions {
+    pub auth: FakeAuth,
     pub types: Vec<FakeType>,
     /// plural -> objects
     pub objects: HashMap<&'static str, Vec<FakeObject>>,
@@ -113,6 +138,10 @@ pub struct KubeRecord {
     /// When each of `requests` arrived.
     pub times: Vec<std::time::Instant>,
     pub unauthorized: usize,
+    /// Why tokens were refused (EKS and AKS modes).
+    pub refusals: Vec<String>,
+    /// Distinct tokens accepted (EKS and AKS modes): a long scan shows its refreshes here.
+    pub tokens_accepted: usize,
     pub expired_sent: usize,
     /// Plurals listed without the metadata-only Accept header.
     pub full_lists: Vec<String>,
@@ -123,12 +152,16 @@ struct Inner {
     throttled: Mutex<HashSet<String>>,
     record: Mutex<KubeRecord>,
     expired: Mutex<HashSet<String>>,
+    /// Tokens already authenticated (the API server's token cache).
+    authenticated: Mutex<HashSet<String>>,
 }
 
 #[derive(Clone)]
 pub struct FakeKube {
     inner: Arc<Inner>,
     pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>`, or `https://...` when started with [`FakeKube::start_https`].
+    pub url: String,
 }
 
 impl FakeKube {
@@ -141,12 +174,35 @@ impl FakeKube {
             record: Mutex::default(),
             expired: Mutex::default(),
             throttled: Mutex::default(),
+            authenticated: Mutex::default(),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FakeKube { inner, addr }
+        FakeKube {
+            inner,
+            addr,
+            url: format!("http://{addr}"),
+        }
+    }
+
+    /// Like [`FakeKube::start`], serving HTTPS with the test CA (`tls::ca_pem`).
+    pub async fn start_https(mut opts: KubeOptions) -> FakeKube {
+        for objs in opts.objects.values_mut() {
+            objs.sort_by_key(|o| o.id());
+        }
+        let inner = Arc::new(Inner {
+            opts,
+            record: Mutex::default(),
+            expired: Mutex::default(),
+            throttled: Mutex::default(),
+            authenticated: Mutex::default(),
+        });
+        let app = Router::new().fallback(handle).with_state(inner.clone());
+        let url = super::tls::serve_https(app).await;
+        let addr = url.trim_start_matches("https://").parse().unwrap();
+        FakeKube { inner, addr, url }
     }
 
     pub fn record(&self) -> std::sync::MutexGuard<'_, KubeRecord> {
@@ -157,12 +213,48 @@ impl FakeKube {
     pub fn write_kubeconfig(&self, dir: &Path, context: &str) -> PathBuf {
         let path = dir.join("kubeconfig");
         let text = format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: {context}\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\ncontexts:\n- name: {context}\n  context:\n    cluster: fake\n    user: importer\nusers:\n- name: importer\n  user:\n    token: {TOKEN}\n",
-            self.addr
+            "apiVersion: v1\nkind: Config\ncurrent-context: {context}\nclusters:\n- name: fake\n  cluster:\n    server: {}\ncontexts:\n- name: {context}\n  context:\n    cluster: fake\n    user: importer\nusers:\n- name: importer\n  user:\n    token: {TOKEN}\n",
+            self.url
         );
         std::fs::write(&path, text).unwrap();
         path
     }
+}
+
+/// Checks the request's bearer token as the configured authenticator does.
+async fn authenticate(s: &Inner, auth: Option<&str>) -> Result<(), String> {
+    let token = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .ok_or("no bearer token")?;
+    if let FakeAuth::Static = s.opts.auth {
+        return if token == TOKEN {
+            Ok(())
+        } else {
+            Err("not the static token".into())
+        };
+    }
+    if s.authenticated.lock().unwrap().contains(token) {
+        return Ok(());
+    }
+    match &s.opts.auth {
+        FakeAuth::Static => unreachable!(),
+        FakeAuth::Eks {
+            sts_url,
+            cluster,
+            mapped,
+        } => {
+            super::fake_sts::verify_eks_token(token, sts_url, cluster, mapped).await?;
+        }
+        FakeAuth::Aks { accepts } => {
+            if !accepts(token) {
+                return Err("not an Entra token for the AKS server application".into());
+            }
+        }
+    }
+    if s.authenticated.lock().unwrap().insert(token.to_string()) {
+        s.record.lock().unwrap().tokens_accepted += 1;
+    }
+    Ok(())
 }
 
 fn status(code: u16, reason: &str, message: &str, cont: Option<String>) -> Response {
@@ -201,8 +293,10 @@ async fn handle(State(s): State<Arc<Inner>>, uri: Uri, headers: HeaderMap) -> Re
         rec.times.push(std::time::Instant::now());
     }
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    if auth != Some(&format!("Bearer {TOKEN}")) {
-        s.record.lock().unwrap().unauthorized += 1;
+    if let Err(why) = authenticate(&s, auth).await {
+        let mut rec = s.record.lock().unwrap();
+        rec.unauthorized += 1;
+        rec.refusals.push(why);
         return status(401, "Unauthorized", "Unauthorized", None);
     }
     let path = uri.path().trim_end_matches('/');

@@ -6,4 +6,6 @@
 pub mod checks;
 pub mod fake_kube;
 pub mod fake_monitor;
+pub mod fake_sts;
 pub mod program;
+pub mod tls;

@@ -7,12 +7,14 @@
 //! region, so reads hit the region that was listed.
 
 mod api;
+pub mod eks_token;
 pub mod errors;
 pub mod fanout;
 pub mod global;
 pub mod list;
 pub mod options;
 mod scan;
+pub mod sdk;
 pub mod token;
 pub mod types;
 

@@ -16,6 +16,7 @@
 //! Credentials: see `credentials`. The constructor checks the subscription with one GET, so bad
 //! credentials or a wrong subscription are input errors before any listing.
 
+pub mod aks_token;
 mod arm;
 mod children;
 mod credentials;

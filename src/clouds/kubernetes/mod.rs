@@ -21,6 +21,8 @@ use crate::naming::name_for;
 use crate::retry::{RateGovernor, RetryPolicy};
 pub use options::KubernetesOptions;
 
+pub mod bearer;
+pub mod cluster_auth;
 pub mod discovery;
 pub mod exclusions;
 pub mod list;
@@ -43,11 +45,15 @@ pub struct KubernetesScanner {
     page_size: u32,
     /// Types the include/exclude filters rule out are not listed at all.
     filter: TypeFilter,
+    /// The managed cluster we sign in to ourselves (`cluster_auth`), for messages.
+    signed_in: Option<String>,
+    /// Said once the run's reporter exists: the kubeconfig's exec plugin we stand in for.
+    pub note: Option<String>,
 }
 
 impl KubernetesScanner {
     pub async fn new(options: &KubernetesOptions) -> Result<Self, InputError> {
-        let (mut config, context, from_kubeconfig) =
+        let (mut config, context, from_kubeconfig, stand_in) =
             load_config(options.context.as_deref()).await?;
         // kube's own retry layer retries 503s many times with growing delays; ours is bounded and
         // shared with every other cloud.
@@ -57,15 +63,53 @@ impl KubernetesScanner {
             REQUESTS_PER_SECOND,
             100.0,
         ));
-        let client = kube::client::ClientBuilder::try_from(config)
-            .map_err(|e| {
-                InputError::new(format!(
-                    "kubernetes context {context:?}: cannot build a client: {}",
-                    crate::oneline::chain(&e)
-                ))
-            })?
-            .with_layer(&retry_after::layer(governor.clone()))
-            .build();
+        let signed_in = stand_in.as_ref().map(|(auth, _)| auth.describe());
+        let note = match &stand_in {
+            Some((auth, cluster_auth::StandIn::Missing(program))) => Some(format!(
+                "context {context:?}: {program:?} is not installed; signing in to the {} in-process instead",
+                auth.describe()
+            )),
+            _ => None,
+        };
+        let tokens = match &stand_in {
+            None => None,
+            Some((auth, _)) => {
+                // The exec plugin is ours to replace: the client sends our tokens instead.
+                config.auth_info.exec = None;
+                config.auth_info.token = None;
+                let source = cluster_auth::TokenSource::new(auth).await.map_err(|e| {
+                    InputError::new(format!(
+                        "kubernetes context {context:?}: {}: {}",
+                        auth.describe(),
+                        format!("{e:#}").replace('\n', " ")
+                    ))
+                })?;
+                // The first token now, so missing cloud credentials stop the run before any work.
+                source.get().await.map_err(|e| {
+                    InputError::new(format!(
+                        "kubernetes context {context:?}: cannot sign in to the {}: {}",
+                        auth.describe(),
+                        format!("{e:#}").replace('\n', " ")
+                    ))
+                })?;
+                Some(source)
+            }
+        };
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| {
+            InputError::new(format!(
+                "kubernetes context {context:?}: cannot build a client: {}",
+                crate::oneline::chain(&e)
+            ))
+        })?;
+        let client = match tokens {
+            None => builder
+                .with_layer(&retry_after::layer(governor.clone()))
+                .build(),
+            Some(source) => builder
+                .with_layer(&bearer::layer(source))
+                .with_layer(&retry_after::layer(governor.clone()))
+                .build(),
+        };
 
         let mut inputs = Map::new();
         if from_kubeconfig {
@@ -85,6 +129,8 @@ impl KubernetesScanner {
             default_exclusions: options.default_exclusions,
             page_size: options.page_size,
             filter: options.filter.clone(),
+            signed_in,
+            note,
         })
     }
 }
@@ -92,7 +138,7 @@ impl KubernetesScanner {
 /// The kubeconfig (KUBECONFIG or ~/.kube/config) and its chosen context, or in-cluster config when
 /// running in a pod without one. Returns the config, the context name, and whether it came from a
 /// kubeconfig.
-async fn load_config(wanted: Option<&str>) -> Result<(Config, String, bool), InputError> {
+async fn load_config(wanted: Option<&str>) -> Result<Loaded, InputError> {
     let env_paths = std::env::var("KUBECONFIG").ok().filter(|v| !v.is_empty());
     let default_path = home_kubeconfig();
     let have_file = env_paths.is_some() || default_path.as_deref().is_some_and(Path::exists);
@@ -100,7 +146,7 @@ async fn load_config(wanted: Option<&str>) -> Result<(Config, String, bool), Inp
         if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
             let config = Config::incluster()
                 .map_err(|e| InputError::new(format!("in-cluster Kubernetes config: {e}")))?;
-            return Ok((config, "in-cluster".into(), false));
+            return Ok((config, "in-cluster".into(), false, None));
         }
         return Err(InputError::new(
             "no kubeconfig: set KUBECONFIG or create ~/.kube/config (or run inside a pod)",
@@ -136,11 +182,21 @@ async fn load_config(wanted: Option<&str>) -> Result<(Config, String, bool), Inp
             known.join(", ")
         )));
     };
-    check_exec_plugin(
-        &kubeconfig,
-        named.context.as_ref().and_then(|c| c.user.as_deref()),
-        &context,
-    )?;
+    let user = named.context.as_ref().and_then(|c| c.user.as_deref());
+    let exec = user.and_then(|u| {
+        kubeconfig
+            .auth_infos
+            .iter()
+            .find(|a| a.name == u)
+            .and_then(|a| a.auth_info.as_ref())
+            .and_then(|a| a.exec.clone())
+    });
+    let stand_in = exec
+        .as_ref()
+        .and_then(|e| cluster_auth::from_exec(e, installed));
+    if stand_in.is_none() {
+        check_exec_plugin(exec.as_ref(), user, &context)?;
+    }
     let options = KubeConfigOptions {
         context: Some(context.clone()),
         ..Default::default()
@@ -148,8 +204,17 @@ async fn load_config(wanted: Option<&str>) -> Result<(Config, String, bool), Inp
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| InputError::new(format!("kubeconfig context {context:?}: {e}")))?;
-    Ok((config, context, true))
+    Ok((config, context, true, stand_in))
 }
+
+/// What `load_config` found: the client config, the context's name, whether it came from a
+/// kubeconfig, and the managed-cluster sign-in we do ourselves instead of its exec plugin.
+type Loaded = (
+    Config,
+    String,
+    bool,
+    Option<(cluster_auth::ClusterAuth, cluster_auth::StandIn)>,
+);
 
 /// Reads and merges the kubeconfig files (the first to set a value wins, as kubectl merges them). A
 /// file that cannot be read or parsed is one line naming it and the first error: the YAML parser's
@@ -187,34 +252,31 @@ fn home_kubeconfig() -> Option<PathBuf> {
 /// A missing exec credential plugin (aws, gke-gcloud-auth-plugin, kubelogin...) would otherwise fail
 /// every request with an obscure error; say so before starting.
 fn check_exec_plugin(
-    kubeconfig: &Kubeconfig,
+    exec: Option<&kube::config::ExecConfig>,
     user: Option<&str>,
     context: &str,
 ) -> Result<(), InputError> {
-    let Some(user) = user else { return Ok(()) };
-    let command = kubeconfig
-        .auth_infos
-        .iter()
-        .find(|a| a.name == user)
-        .and_then(|a| a.auth_info.as_ref())
-        .and_then(|a| a.exec.as_ref())
-        .and_then(|e| e.command.clone());
-    let Some(command) = command else {
+    let Some(command) = exec.and_then(|e| e.command.clone()) else {
         return Ok(());
     };
-    let found = if command.contains('/') {
-        Path::new(&command).is_file()
-    } else {
-        std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|dir| dir.join(&command).is_file()))
-            .unwrap_or(false)
-    };
-    if found {
+    if installed(&command) {
         Ok(())
     } else {
+        let user = user.unwrap_or_default();
         Err(InputError::new(format!(
             "kubeconfig user {user:?} (context {context:?}) signs in with the exec plugin {command:?}, which is not installed or not on PATH: install it or pick another context"
         )))
+    }
+}
+
+/// Whether an exec plugin's command exists (a path, or a name on `PATH`).
+fn installed(command: &str) -> bool {
+    if command.contains('/') {
+        Path::new(command).is_file()
+    } else {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|dir| dir.join(command).is_file()))
+            .unwrap_or(false)
     }
 }
 
@@ -241,12 +303,15 @@ impl KubernetesScanner {
             Ok(f) => f,
             Err(e) => {
                 let what = format!("kubernetes API discovery in context {:?}", self.context);
-                let _ = tx
-                    .send(ScanEvent::Incomplete {
-                        what,
-                        reason: list::describe(&e),
-                    })
-                    .await;
+                let mut reason = list::describe(&e);
+                let refused = matches!(&e, kube::Error::Api(s) if s.code == 401);
+                if let (true, Some(cluster)) = (refused, &self.signed_in) {
+                    // The token was made and sent: the cluster does not know the identity.
+                    reason.push_str(&format!(
+                        "; the {cluster} refused this identity's token: grant it read access in the cluster (an EKS access entry or aws-auth mapping, an AKS role binding; see the README)"
+                    ));
+                }
+                let _ = tx.send(ScanEvent::Incomplete { what, reason }).await;
                 return;
             }
         };

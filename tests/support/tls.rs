@@ -72,6 +72,11 @@ pub fn trust_test_ca() {
     test_ca();
 }
 
+/// The test CA as PEM (what a kubeconfig's `certificate-authority-data` holds, base64-encoded).
+pub fn ca_pem() -> String {
+    std::fs::read_to_string(ca_file()).expect("the test CA file")
+}
+
 /// The PEM file of the test CA, for `SSL_CERT_FILE` in a child process.
 pub fn ca_file() -> std::path::PathBuf {
     test_ca()._ca_file.path().to_path_buf()
