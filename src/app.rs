@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cloud::Cloud;
 use crate::clouds;
 use crate::filter::TypeFilter;
 use crate::pipeline::{Ending, Pipeline, Ran};
@@ -186,6 +187,15 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         reporter
             .warn(&format!(
                 "{ty} not listed in {n} namespace(s) ({list}): {reason}"
+            ))
+            .await;
+    }
+    let clusters = summary.clusters_found();
+    if clusters > 0 && matches!(settings.cloud, Cloud::Aws | Cloud::Azure) {
+        reporter
+            .info(&format!(
+                "found {clusters} Kubernetes cluster(s) (EKS/AKS); their objects are not part of this scan: `pulumi-cloud-import fleet plan --cloud {}` makes each cluster a Kubernetes child scanned with these credentials",
+                settings.cloud.name()
             ))
             .await;
     }

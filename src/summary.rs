@@ -50,6 +50,13 @@ pub struct Summary {
     pub parent_fallbacks: u64,
 }
 
+/// `aws-native:eks:Cluster`, `azure-native:containerservice:ManagedCluster` (any API version).
+fn is_cluster_token(token: &str) -> bool {
+    token == "aws-native:eks:Cluster"
+        || (token.starts_with("azure-native:containerservice")
+            && token.ends_with(":ManagedCluster"))
+}
+
 impl Default for Summary {
     fn default() -> Self {
         Self::new()
@@ -97,6 +104,16 @@ impl Summary {
             self.types.insert(token.to_string(), TypeLedger::default());
         }
         self.types.get_mut(token).expect("just inserted")
+    }
+
+    /// Managed Kubernetes clusters among the discovered resources (EKS, AKS): their contents are
+    /// another scan's, which `fleet plan` sets up.
+    pub fn clusters_found(&self) -> u64 {
+        self.types
+            .iter()
+            .filter(|(token, _)| is_cluster_token(token))
+            .map(|(_, l)| l.counts.discovered)
+            .sum()
     }
 
     pub fn totals(&self) -> Counts {

@@ -5,6 +5,9 @@
 //! reads the global types: every child of the account gets the same `globalRegion`, and the scan of
 //! that region is the only one that lists them (see `clouds/aws/global.rs`).
 //!
+//! Unless `--no-clusters`, every EKS cluster of a region becomes a Kubernetes child below it
+//! (`<account>/<region>/<cluster>`, see `eks` and `clusters`).
+//!
 //! Every call here is a read (`List*`, `Get*`, `AssumeRole`).
 
 use std::collections::BTreeMap;
@@ -15,6 +18,7 @@ use aws_sdk_account::types::RegionOptStatus;
 use aws_sdk_cloudcontrol::config::ProvideCredentials;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use super::clusters::cluster_child;
 use super::plan::{child, Child, Credentials};
 use crate::clouds::aws::global::DEFAULT_GLOBAL_REGION;
 use crate::clouds::aws::sdk;
@@ -32,6 +36,8 @@ pub struct AwsPlanArgs {
     pub global_region: Option<String>,
     pub name: Option<String>,
     pub esc_environment: Option<String>,
+    /// Add a Kubernetes child for each EKS cluster found (`AWS::EKS::Cluster`).
+    pub clusters: bool,
 }
 
 /// One account of the fleet.
@@ -86,13 +92,13 @@ pub async fn plan(
     let mut children = Vec::new();
     let mut notes = Vec::new();
     for account in &accounts {
+        let sdk = match &account.role_arn {
+            Some(arn) => assumed_config(&base, arn, None).await,
+            None => base.clone(),
+        };
         let regions = match args.regions.as_deref() {
             Some(list) if !list.iter().any(|r| r == "all") => list.to_vec(),
             _ => {
-                let sdk = match &account.role_arn {
-                    Some(arn) => assumed_config(&base, arn, None).await,
-                    None => base.clone(),
-                };
                 match enabled_regions(&sdk).await {
                     Ok(r) => r,
                     // One member without the role (often the management account itself) must not
@@ -130,12 +136,30 @@ pub async fn plan(
                 role_arn: account.role_arn.clone(),
                 esc_environment: args.esc_environment.clone(),
             };
+            let name = format!("{}/{region}", account.name);
             children.push(child(
-                format!("{}/{region}", account.name),
+                name.clone(),
                 format!("aws/{scope}/{region}"),
                 settings,
-                credentials,
+                credentials.clone(),
             ));
+            if !args.clusters {
+                continue;
+            }
+            // A region whose clusters cannot be listed still gets its own child; the plan says
+            // what is missing.
+            match super::eks::clusters(&sdk, region).await {
+                Ok(found) => children.extend(
+                    found
+                        .iter()
+                        .map(|f| cluster_child(&name, f, credentials.clone())),
+                ),
+                Err(e) => {
+                    let note = format!("EKS clusters of {name} not listed: {e:#}");
+                    eprintln!("warning: {note}");
+                    notes.push(note);
+                }
+            }
         }
     }
     Ok((parent, children, notes))

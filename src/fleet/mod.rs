@@ -12,7 +12,9 @@
 
 pub mod aws;
 pub mod azure;
+pub mod clusters;
 pub mod creds;
+pub mod eks;
 pub mod kubernetes;
 pub mod oci;
 pub mod plan;
@@ -92,6 +94,9 @@ pub struct PlanArgs {
     /// A setting every child gets, as KEY=VALUE (the keys of stack config). Repeatable.
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// AWS / Azure: do not add a Kubernetes child for each EKS or AKS cluster found.
+    #[arg(long)]
+    pub no_clusters: bool,
     /// Write the plan to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -218,6 +223,7 @@ async fn run_plan(a: PlanArgs) -> u8 {
                 global_region: a.global_region.clone(),
                 name: a.name.clone(),
                 esc_environment: a.esc_environment.clone(),
+                clusters: !a.no_clusters,
             };
             aws::plan(&args, &extra).await
         }

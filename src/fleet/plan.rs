@@ -51,6 +51,44 @@ pub struct Child {
     /// How the child's run obtains its credentials.
     #[serde(default, skip_serializing_if = "Credentials::is_empty")]
     pub credentials: Credentials,
+    /// A managed Kubernetes cluster a cloud plan found (a `kubernetes` child of an AWS or Azure
+    /// plan): where it is and how to sign in with the child's cloud credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterAccess>,
+}
+
+/// Where a managed cluster's API server is, and which sign-in its child uses. Public facts only:
+/// the CA certificate is not a secret, and the token is made at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterAccess {
+    /// The API server's URL.
+    pub server: String,
+    /// The cluster CA's PEM, base64-encoded (as kubeconfig's `certificate-authority-data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_authority_data: Option<String>,
+    /// EKS: signed in with an STS token for this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eks: Option<EksCluster>,
+    /// AKS with Entra ID: signed in with an Entra token for the AKS server application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aks: Option<AksCluster>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EksCluster {
+    pub name: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AksCluster {
+    /// The managed cluster's ARM id.
+    pub id: String,
+    /// The AKS server application id (the token's audience).
+    pub server_id: String,
 }
 
 /// How to obtain a child's credentials. Every field is a name or an ARN, never a secret.
@@ -169,11 +207,29 @@ impl Plan {
                     )));
                 }
             }
-            if c.settings.get("cloud").map(String::as_str) != Some(self.cloud.as_str()) {
-                return Err(InputError::new(format!(
-                    "{origin}: child {:?} must set cloud: {}",
-                    c.name, self.cloud
-                )));
+            let cloud = c.settings.get("cloud").map(String::as_str);
+            match &c.cluster {
+                None if cloud != Some(self.cloud.as_str()) => {
+                    return Err(InputError::new(format!(
+                        "{origin}: child {:?} must set cloud: {}",
+                        c.name, self.cloud
+                    )));
+                }
+                None => {}
+                Some(access) => {
+                    if cloud != Some("kubernetes") {
+                        return Err(InputError::new(format!(
+                            "{origin}: child {:?} has a cluster, so it must set cloud: kubernetes",
+                            c.name
+                        )));
+                    }
+                    if access.eks.is_some() == access.aks.is_some() {
+                        return Err(InputError::new(format!(
+                            "{origin}: child {:?}: a cluster names exactly one of eks and aks",
+                            c.name
+                        )));
+                    }
+                }
             }
         }
         Ok(())
@@ -266,6 +322,7 @@ pub fn child(
         rate_limit_group,
         settings,
         credentials,
+        cluster: None,
     }
 }
 

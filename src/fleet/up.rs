@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use super::creds::{child_env, ChildEnv};
-use super::plan::{Child, Plan};
+use super::plan::{Child, ClusterAccess, Plan};
 use super::table::{self, Outcome};
 use super::{schedule, UpArgs};
 use crate::app::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
@@ -151,9 +151,20 @@ pub fn file_stem(stack: &str) -> String {
 async fn run_child(cloud: &str, child: &Child, runner: &Runner, log: &Path) -> Outcome {
     let started = Instant::now();
     eprintln!("info: {}: started", child.name);
-    let outcome = match child_env(cloud, child).await {
+    let env = match child_env(cloud, child).await {
+        Ok(mut env) => match &child.cluster {
+            None => Ok(env),
+            Some(access) => cluster_kubeconfig(child, access, log).map(|path| {
+                env.set
+                    .push(("KUBECONFIG".into(), path.display().to_string()));
+                env
+            }),
+        },
+        Err(e) => Err(e.context("credentials")),
+    };
+    let outcome = match env {
         Err(e) => Outcome {
-            why: format!("credentials: {e:#}").replace('\n', " "),
+            why: format!("{e:#}").replace('\n', " "),
             ..blank(child, started)
         },
         Ok(env) => match runner {
@@ -180,6 +191,44 @@ async fn run_child(cloud: &str, child: &Child, runner: &Runner, log: &Path) -> O
         false => eprintln!("warning: {}: failed: {}", child.name, outcome.why),
     }
     outcome
+}
+
+/// Writes the kubeconfig of a cluster child next to its log (`<stack>.kubeconfig`): the cluster's
+/// server and CA, and this program's own `kube-token` as the exec plugin. The child's scan reads
+/// it (and makes the tokens in-process); its `kubernetes` provider reads it through the same
+/// `KUBECONFIG` and runs the exec plugin, so both sign in with the child's cloud credentials.
+fn cluster_kubeconfig(
+    child: &Child,
+    access: &ClusterAccess,
+    log: &Path,
+) -> anyhow::Result<PathBuf> {
+    use crate::clouds::kubernetes::cluster_auth::{self, AksArgs, ClusterAuth, EksArgs};
+    let auth = match (&access.eks, &access.aks) {
+        (Some(e), _) => ClusterAuth::Eks(EksArgs {
+            cluster_name: e.name.clone(),
+            region: Some(e.region.clone()),
+            // The child's environment already holds its identity (assumed role or profile).
+            role_arn: None,
+            profile: None,
+        }),
+        (None, Some(a)) => ClusterAuth::Aks(AksArgs {
+            server_id: a.server_id.clone(),
+        }),
+        (None, None) => anyhow::bail!("the plan's cluster names neither eks nor aks"),
+    };
+    let program = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find this program's own path: {e}"))?;
+    let text = cluster_auth::kubeconfig(
+        &child.name,
+        &access.server,
+        access.certificate_authority_data.as_deref(),
+        &auth,
+        &program.display().to_string(),
+    );
+    let path = std::path::absolute(log.with_extension("kubeconfig"))?;
+    std::fs::write(&path, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 fn blank(child: &Child, started: Instant) -> Outcome {
