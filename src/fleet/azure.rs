@@ -4,7 +4,10 @@
 //! location `global` (DNS zones, Front Door...); the others are given `globalResources: none`.
 //!
 //! Credentials are the ones the scanner itself uses (`ARM_*` / `AZURE_*` variables, workload
-//! identity, managed identity, Azure CLI); every call is a GET.
+//! identity, managed identity, Azure CLI); every call is a GET, but for each AKS cluster's user
+//! kubeconfig (`listClusterUserCredential`, a read action ARM models as a POST): unless
+//! `--no-clusters`, every AKS cluster with Entra ID becomes a Kubernetes child below its location
+//! (see `aks` and `clusters`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +16,7 @@ use azure_core::http::{new_http_client, ClientOptions, Transport, Url};
 use futures::StreamExt;
 use serde_json::Value;
 
+use super::clusters::cluster_child;
 use super::plan::{child, Child, Credentials};
 use crate::clouds::azure::{credential, Arm, AzureCloud};
 use crate::retry::RetryPolicy;
@@ -26,6 +30,8 @@ pub struct AzurePlanArgs {
     pub subscriptions: Option<Vec<String>>,
     pub name: Option<String>,
     pub esc_environment: Option<String>,
+    /// Add a Kubernetes child for each AKS cluster found (with Entra ID integration).
+    pub clusters: bool,
 }
 
 /// The principal ARM limits a run by: the client id when one is configured, else the signed-in
@@ -41,7 +47,7 @@ pub async fn plan(
     args: &AzurePlanArgs,
     extra: &BTreeMap<String, String>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(String, Vec<Child>)> {
+) -> Result<(String, Vec<Child>, Vec<String>)> {
     crate::install_crypto_provider();
     let cloud = AzureCloud::from_lookup(env)?;
     let endpoint_text = extra
@@ -97,6 +103,7 @@ pub async fn plan(
     drop(pages);
 
     let mut children = Vec::new();
+    let mut notes = Vec::new();
     for (id, name) in &subscriptions {
         let mut locations: Vec<String> = match &args.locations {
             Some(list) => list.iter().map(|l| normalise(l)).collect(),
@@ -137,9 +144,43 @@ pub async fn plan(
                 },
             ));
         }
+        if !args.clusters {
+            continue;
+        }
+        // Each cluster below its location's child; a location the plan does not scan, and a
+        // subscription whose clusters cannot be listed, leave a note instead.
+        match super::aks::clusters(&arm, id).await {
+            Ok((found, left_out)) => {
+                notes.extend(left_out);
+                for (location, f) in found {
+                    if !locations.contains(&location) {
+                        notes.push(format!(
+                            "AKS cluster {} left out: its location {location} is not planned",
+                            f.name
+                        ));
+                        continue;
+                    }
+                    let credentials = Credentials {
+                        esc_environment: args.esc_environment.clone(),
+                        ..Credentials::default()
+                    };
+                    children.push(cluster_child(
+                        &format!("{name}/{location}"),
+                        &f,
+                        credentials,
+                    ));
+                }
+            }
+            Err(e) => notes.push(format!(
+                "AKS clusters of subscription {name} not listed: {e:#}"
+            )),
+        }
+    }
+    for n in &notes {
+        eprintln!("warning: {n}");
     }
     let parent = args.name.clone().unwrap_or_else(|| "azure".into());
-    Ok((parent, children))
+    Ok((parent, children, notes))
 }
 
 fn normalise(l: &str) -> String {

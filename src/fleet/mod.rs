@@ -10,6 +10,7 @@
 //! The subcommand has its own command line, parsed before the single-run one, so the single-run
 //! settings stay as they are; each child's settings are checked by the child's own run.
 
+pub mod aks;
 pub mod aws;
 pub mod azure;
 pub mod clusters;
@@ -233,8 +234,9 @@ async fn run_plan(a: PlanArgs) -> u8 {
                 subscriptions: a.subscriptions.clone(),
                 name: a.name.clone(),
                 esc_environment: a.esc_environment.clone(),
+                clusters: !a.no_clusters,
             };
-            azure::plan(&args, &extra, &env).await.map(no_notes)
+            azure::plan(&args, &extra, &env).await
         }
         Cloud::Kubernetes => {
             let args = kubernetes::KubernetesPlanArgs {

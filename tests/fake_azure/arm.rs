@@ -14,6 +14,8 @@
 //! - throttling: a 250-read bucket refilled at 25/s reported in
 //!   `x-ms-ratelimit-remaining-subscription-reads`, and injected `429 TooManyRequests` with
 //!   `Retry-After` (seconds);
+//! - AKS: the subscription's managed clusters, and `POST .../listClusterUserCredential` (a read
+//!   action) answering the user kubeconfig base64-encoded, as ARM does;
 //! - injected persistent `500 InternalServerError` and `403 AuthorizationFailed` on chosen paths.
 
 use std::collections::HashMap;
@@ -35,6 +37,9 @@ pub struct FakeArm {
     pub resources: Vec<Value>,
     /// Child lists by lowercased `{parent id}{/collection path}`.
     pub children: HashMap<String, Vec<Value>>,
+    /// AKS clusters (`GET .../providers/Microsoft.ContainerService/managedClusters`), each with the
+    /// user kubeconfig `POST {id}/listClusterUserCredential` returns (base64 in `kubeconfigs[0]`).
+    pub managed_clusters: Vec<(Value, String)>,
     /// Further entries of `GET /subscriptions` (their own paths answer `SubscriptionNotFound`).
     pub other_subscriptions: Vec<Value>,
     pub page_size: usize,
@@ -65,6 +70,7 @@ impl FakeArm {
             resources: Vec::new(),
             children: HashMap::new(),
             other_subscriptions: Vec::new(),
+            managed_clusters: Vec::new(),
             page_size: 2,
             stuck_paths: Vec::new(),
             throttle_next: AtomicU32::new(0),
@@ -233,6 +239,14 @@ impl FakeArm {
             }))
             .into_response(),
             "/resourcegroups" => self.page(path, query, self.groups.clone()),
+            "/providers/microsoft.containerservice/managedclusters" => {
+                let items = self
+                    .managed_clusters
+                    .iter()
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                self.page(path, query, items)
+            }
             "/resources" => {
                 let items: Vec<Value> = match query.get("$filter") {
                     None => self.resources.clone(),
@@ -282,7 +296,41 @@ impl FakeArm {
     }
 }
 
-async fn handle(State(arm): State<Arc<FakeArm>>, uri: Uri, headers: HeaderMap) -> Response {
+/// `POST {cluster id}/listClusterUserCredential`: the only POST the fake answers (a read action;
+/// any other POST is refused as ARM refuses an unknown action).
+fn list_user_credential(arm: &FakeArm, path: &str) -> Response {
+    let lower = path.to_ascii_lowercase();
+    let Some(id) = lower.strip_suffix("/listclusterusercredential") else {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceType",
+            "The resource type could not be found for this action.",
+        );
+    };
+    let found = arm
+        .managed_clusters
+        .iter()
+        .find(|(c, _)| c["id"].as_str().unwrap_or("").to_ascii_lowercase() == id);
+    match found {
+        Some((_, kubeconfig)) => {
+            use base64::Engine as _;
+            let value = base64::engine::general_purpose::STANDARD.encode(kubeconfig);
+            Json(json!({"kubeconfigs": [{"name": "clusterUser", "value": value}]})).into_response()
+        }
+        None => arm_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            "The Resource was not found.",
+        ),
+    }
+}
+
+async fn handle(
+    State(arm): State<Arc<FakeArm>>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -353,6 +401,8 @@ async fn handle(State(arm): State<Arc<FakeArm>>, uri: Uri, headers: HeaderMap) -
             "AuthorizationFailed",
             "The client does not have authorization to perform action over scope.",
         )
+    } else if method == axum::http::Method::POST {
+        list_user_credential(&arm, &path)
     } else {
         arm.route(&path, &query)
     };

@@ -19,6 +19,8 @@ use serde_json::json;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+/// The AKS server application's scope: its tokens are for AKS API servers, not for ARM.
+pub const AKS_SCOPE: &str = "6dae42f8-4368-4678-94ff-3960e28e3630/.default";
 
 /// Who may get a token, and the tokens handed out (shared with the fake ARM).
 pub struct Entra {
@@ -29,6 +31,8 @@ pub struct Entra {
     /// The accepted federated assertion (the OIDC token), if assertions are allowed.
     pub assertion: Option<String>,
     pub issued: Mutex<Vec<String>>,
+    /// Tokens issued for the AKS server application (their audience is AKS, so ARM refuses them).
+    pub issued_for_aks: Mutex<Vec<String>>,
     /// Grants seen, by kind ("secret" / "assertion").
     pub grants: Mutex<HashMap<&'static str, u32>>,
     counter: AtomicU64,
@@ -42,6 +46,7 @@ impl Entra {
             secret: None,
             assertion: None,
             issued: Mutex::new(Vec::new()),
+            issued_for_aks: Mutex::new(Vec::new()),
             grants: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),
         }
@@ -49,6 +54,15 @@ impl Entra {
 
     pub fn is_valid(&self, token: &str) -> bool {
         self.issued.lock().unwrap().iter().any(|t| t == token)
+    }
+
+    /// Whether `token` was issued with the AKS server application as its audience.
+    pub fn is_aks_token(&self, token: &str) -> bool {
+        self.issued_for_aks
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|t| t == token)
     }
 
     pub fn grants(&self, kind: &str) -> u32 {
@@ -112,7 +126,8 @@ async fn token(
             "Application not found in the directory.",
         );
     }
-    if field("scope") != Some(ARM_SCOPE) {
+    let for_aks = field("scope") == Some(AKS_SCOPE);
+    if field("scope") != Some(ARM_SCOPE) && !for_aks {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
@@ -145,8 +160,15 @@ async fn token(
     };
     *entra.grants.lock().unwrap().entry(kind).or_default() += 1;
     let n = entra.counter.fetch_add(1, Ordering::SeqCst);
-    let access_token = format!("fake-arm-token-{n}");
-    entra.issued.lock().unwrap().push(access_token.clone());
+    let access_token = if for_aks {
+        let t = format!("fake-aks-token-{n}");
+        entra.issued_for_aks.lock().unwrap().push(t.clone());
+        t
+    } else {
+        let t = format!("fake-arm-token-{n}");
+        entra.issued.lock().unwrap().push(t.clone());
+        t
+    };
     Json(json!({
         "token_type": "Bearer",
         "expires_in": 3599,

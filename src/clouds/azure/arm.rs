@@ -162,6 +162,23 @@ impl Arm {
 
     /// One GET, retried by the policy, returning the JSON body.
     pub async fn get(&self, url: &Url) -> Result<Value, ArmError> {
+        self.call(url, Method::Get).await
+    }
+
+    /// One POST of a read action (`listClusterUserCredential`: ARM models some reads as POSTs
+    /// so that their answers are not cached), retried by the policy. Never a write: callers pass
+    /// only `.../list*` actions.
+    pub async fn post_read_action(&self, url: &Url) -> Result<Value, ArmError> {
+        let action = url.path().rsplit('/').next().unwrap_or("");
+        if !action.to_ascii_lowercase().starts_with("list") {
+            return Err(ArmError::Decode(format!(
+                "refusing to POST {action:?}: only list* read actions are called"
+            )));
+        }
+        self.call(url, Method::Post).await
+    }
+
+    async fn call(&self, url: &Url, method: Method) -> Result<Value, ArmError> {
         if url.origin() != self.endpoint.origin() {
             return Err(ArmError::ForeignLink(
                 url.host_str().unwrap_or("none").to_string(),
@@ -169,13 +186,13 @@ impl Arm {
         }
         self.policy
             .run(Some(&self.governor), ArmError::verdict, || {
-                self.get_once(url)
+                self.call_once(url, method.clone())
             })
             .await
     }
 
-    async fn get_once(&self, url: &Url) -> Result<Value, ArmError> {
-        let mut request = Request::new(url.clone(), Method::Get);
+    async fn call_once(&self, url: &Url, method: Method) -> Result<Value, ArmError> {
+        let mut request = Request::new(url.clone(), method);
         let ctx = Context::new();
         let response = self
             .pipeline
