@@ -186,7 +186,7 @@ impl Arm {
         }
         self.policy
             .run(Some(&self.governor), ArmError::verdict, || {
-                self.call_once(url, method.clone())
+                self.call_once(url, method)
             })
             .await
     }
