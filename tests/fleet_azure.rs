@@ -261,11 +261,12 @@ async fn an_aks_cluster_with_entra_id_becomes_a_child_signed_in_without_kubelogi
     let file = std::fs::read_to_string(home.path().join("out/fake-subscription.westus2.aks1.json"))
         .unwrap();
     assert!(file.contains("orders/settings"), "{file}");
-    let rec = kube.record();
-    assert_eq!(rec.unauthorized, 0, "{:?}", rec.refusals);
-    assert_eq!(rec.tokens_accepted, 1);
+    {
+        let rec = kube.record();
+        assert_eq!(rec.unauthorized, 0, "{:?}", rec.refusals);
+        assert_eq!(rec.tokens_accepted, 1);
+    }
     // An ARM token is refused by the cluster: the audience matters.
-    drop(rec);
     let arm_token = fakes.entra.issued.lock().unwrap()[0].clone();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(tls::ca_pem().as_bytes()).unwrap())
