@@ -238,11 +238,9 @@ impl TokenSource {
     /// A token valid for at least [`REFRESH_BEFORE`] more.
     pub async fn get(&self) -> Result<BearerToken> {
         let mut current = self.current.lock().await;
-        let fresh = current.as_ref().is_some_and(|t| {
-            t.expires
-                .duration_since(SystemTime::now())
-                .is_ok_and(|left| left > REFRESH_BEFORE)
-        });
+        let fresh = current
+            .as_ref()
+            .is_some_and(|t| still_fresh(t, SystemTime::now()));
         if !fresh {
             *current = Some(self.make().await?);
         }
@@ -261,6 +259,14 @@ impl TokenSource {
             Maker::Aks(tokens) => tokens.token().await,
         }
     }
+}
+
+/// Whether `token` may still be sent at `now`: more than [`REFRESH_BEFORE`] before it expires.
+fn still_fresh(token: &BearerToken, now: SystemTime) -> bool {
+    token
+        .expires
+        .duration_since(now)
+        .is_ok_and(|left| left > REFRESH_BEFORE)
 }
 
 /// The client-go `ExecCredential` (v1beta1) an exec plugin prints.
@@ -391,6 +397,19 @@ mod tests {
             cluster: None,
             other: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_token_is_replaced_two_minutes_before_it_expires() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = BearerToken {
+            value: String::new(),
+            expires: at + eks_token::TOKEN_LIFETIME,
+        };
+        assert!(still_fresh(&token, at));
+        assert!(still_fresh(&token, at + Duration::from_secs(11 * 60)));
+        assert!(!still_fresh(&token, at + Duration::from_secs(12 * 60)));
+        assert!(!still_fresh(&token, at + Duration::from_secs(20 * 60)));
     }
 
     #[test]
