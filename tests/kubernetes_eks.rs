@@ -15,6 +15,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::Value;
 use support::fake_kube::{FakeAuth, FakeKube, FakeObject, FakeType, KubeOptions};
+use support::fake_monitor::{Call, FakeMonitor, MonitorOptions};
 use support::fake_sts::{FakeSts, Principal};
 use support::{program, tls};
 
@@ -273,4 +274,77 @@ async fn our_own_exec_plugin_prints_a_token_the_cluster_accepts() {
     let out = program::run(&["kube-token", "eks"], &env, home.path()).await;
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("--cluster-name"), "{}", out.stderr);
+}
+
+/// Under `pulumi up`, the explicit `kubernetes` provider must sign in too, and it cannot run the
+/// missing `aws` either: its registration carries a kubeconfig of the same cluster (server and
+/// CA) whose exec plugin is this program's `kube-token`, and no token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_gets_a_kubeconfig_whose_exec_plugin_is_this_program() {
+    let sts = sts().await;
+    let kube = eks(&sts, "prod", &[ARN]).await;
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = aws_kubeconfig(home.path(), &kube.url, "prod");
+    let mut env = program::host_env(&monitor, &[("cloud", "kubernetes")]);
+    env.extend(self::env(&sts, &kubeconfig, SECRET, home.path()));
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let rec = monitor.record();
+    let provider = rec
+        .calls
+        .iter()
+        .find_map(|c| match c {
+            Call::Register(r, _) if r.r#type == "pulumi:providers:kubernetes" => Some(r.clone()),
+            _ => None,
+        })
+        .expect("the provider was registered");
+    let input = |k: &str| -> String {
+        use prost_types::value::Kind;
+        match provider
+            .object
+            .as_ref()
+            .and_then(|o| o.fields.get(k))
+            .and_then(|v| v.kind.clone())
+        {
+            Some(Kind::StringValue(s)) => s,
+            other => panic!("provider input {k}: {other:?}"),
+        }
+    };
+    let text = input("kubeconfig");
+    assert!(!text.contains("k8s-aws-v1"), "{text}");
+    let parsed = kube::config::Kubeconfig::from_yaml(&text).unwrap();
+    let exec = parsed.auth_infos[0]
+        .auth_info
+        .as_ref()
+        .and_then(|a| a.exec.clone())
+        .unwrap();
+    let args = exec.args.clone().unwrap_or_default();
+    assert_eq!(
+        args[..4],
+        ["kube-token", "eks", "--cluster-name", "prod"],
+        "{text}"
+    );
+    assert!(
+        exec.command.unwrap().ends_with("pulumi-cloud-import"),
+        "{text}"
+    );
+    let cluster = parsed.clusters[0].cluster.as_ref().unwrap();
+    assert_eq!(cluster.server.as_deref(), Some(kube.url.as_str()));
+    // The same CA as the user's kubeconfig, re-encoded from the client's parsed certificates.
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(cluster.certificate_authority_data.as_deref().unwrap())
+        .unwrap();
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    assert_eq!(
+        squash(std::str::from_utf8(&ca).unwrap()),
+        squash(&tls::ca_pem())
+    );
+    assert_eq!(input("context"), "eks-prod");
+    assert!(
+        rec.calls
+            .iter()
+            .any(|c| matches!(c, Call::Read(r, _) if r.r#type == "kubernetes:core/v1:ConfigMap")),
+        "the scan read through the stand-in"
+    );
 }

@@ -55,6 +55,12 @@ impl KubernetesScanner {
     pub async fn new(options: &KubernetesOptions) -> Result<Self, InputError> {
         let (mut config, context, from_kubeconfig, stand_in) =
             load_config(options.context.as_deref()).await?;
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
+        let ca = config.root_cert.as_ref().and_then(|certs| ca_data(certs));
         // kube's own retry layer retries 503s many times with growing delays; ours is bounded and
         // shared with every other cloud.
         config.default_retry = false;
@@ -114,6 +120,13 @@ impl KubernetesScanner {
         let mut inputs = Map::new();
         if from_kubeconfig {
             inputs.insert("context".into(), json!(context));
+        }
+        // The provider plugin cannot sign in without the missing binary either: it gets a
+        // kubeconfig of the same cluster whose exec plugin is this program (no secret in it).
+        if let Some((auth, cluster_auth::StandIn::Missing(_))) = &stand_in {
+            if let Some(text) = provider_kubeconfig(&context, &server, ca.as_deref(), auth) {
+                inputs.insert("kubeconfig".into(), json!(text));
+            }
         }
         let provider = ProviderSpec {
             package: Cloud::Kubernetes.package().into(),
@@ -215,6 +228,45 @@ type Loaded = (
     bool,
     Option<(cluster_auth::ClusterAuth, cluster_auth::StandIn)>,
 );
+
+/// The CA certificates as base64 PEM, as kubeconfig's `certificate-authority-data` holds them.
+fn ca_data(certs: &[Vec<u8>]) -> Option<String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pem: String = certs
+        .iter()
+        .map(|der| {
+            let body = b64.encode(der);
+            let lines: Vec<&str> = body
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).unwrap_or(""))
+                .collect();
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                lines.join("\n")
+            )
+        })
+        .collect();
+    (!pem.is_empty()).then(|| b64.encode(pem))
+}
+
+/// A kubeconfig for the provider plugin: this cluster, signed in by this program's `kube-token`.
+fn provider_kubeconfig(
+    context: &str,
+    server: &str,
+    ca: Option<&str>,
+    auth: &cluster_auth::ClusterAuth,
+) -> Option<String> {
+    let program = std::env::current_exe().ok()?;
+    Some(cluster_auth::kubeconfig(
+        context,
+        server,
+        ca,
+        auth,
+        &program.display().to_string(),
+    ))
+}
 
 /// Reads and merges the kubeconfig files (the first to set a value wins, as kubectl merges them). A
 /// file that cannot be read or parsed is one line naming it and the first error: the YAML parser's
