@@ -22,6 +22,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_types::service_config::ServiceConfigKey;
 use base64::Engine as _;
 
 pub use crate::clouds::bearer::BearerToken;
@@ -63,17 +64,23 @@ pub async fn token(
     })
 }
 
-/// The STS endpoint the token's URL names: `AWS_ENDPOINT_URL_STS` or the SDK config's endpoint
-/// override when set (as the SDK clients honour them), else the region's own endpoint, which is
+/// The STS endpoint the token's URL names: the one the SDK's STS client would call, that is the
+/// service's endpoint override (`AWS_ENDPOINT_URL_STS` or the profile's `services` section), then
+/// the global one (`AWS_ENDPOINT_URL`, `endpoint_url`), else the region's own endpoint, which is
 /// what current `aws eks get-token` signs for.
 pub fn sts_endpoint(sdk: &SdkConfig, region: &str) -> String {
-    if let Some(url) = std::env::var("AWS_ENDPOINT_URL_STS")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        return url.trim_end_matches('/').to_string();
-    }
-    if let Some(url) = sdk.endpoint_url() {
+    // The key the generated STS client looks up (service id `STS`).
+    let key = ServiceConfigKey::builder()
+        .service_id("STS")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("every field is set");
+    let overridden = sdk
+        .service_config()
+        .and_then(|c| c.load_config(key))
+        .or_else(|| sdk.endpoint_url().map(str::to_string));
+    if let Some(url) = overridden.filter(|u| !u.is_empty()) {
         return url.trim_end_matches('/').to_string();
     }
     let suffix = if region.starts_with("cn-") {
@@ -227,16 +234,19 @@ mod tests {
 
     #[test]
     fn the_default_endpoint_is_the_regions_own() {
+        // A config without overrides (no environment or profile is read by a built config).
         let sdk = SdkConfig::builder().build();
-        if std::env::var_os("AWS_ENDPOINT_URL_STS").is_none() {
-            assert_eq!(
-                sts_endpoint(&sdk, "ap-south-1"),
-                "https://sts.ap-south-1.amazonaws.com"
-            );
-            assert_eq!(
-                sts_endpoint(&sdk, "cn-north-1"),
-                "https://sts.cn-north-1.amazonaws.com.cn"
-            );
-        }
+        assert_eq!(
+            sts_endpoint(&sdk, "ap-south-1"),
+            "https://sts.ap-south-1.amazonaws.com"
+        );
+        assert_eq!(
+            sts_endpoint(&sdk, "cn-north-1"),
+            "https://sts.cn-north-1.amazonaws.com.cn"
+        );
+        let sdk = SdkConfig::builder()
+            .endpoint_url("http://127.0.0.1:9/")
+            .build();
+        assert_eq!(sts_endpoint(&sdk, "ap-south-1"), "http://127.0.0.1:9");
     }
 }

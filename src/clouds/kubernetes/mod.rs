@@ -55,12 +55,14 @@ impl KubernetesScanner {
     pub async fn new(options: &KubernetesOptions) -> Result<Self, InputError> {
         let (mut config, context, from_kubeconfig, stand_in) =
             load_config(options.context.as_deref()).await?;
-        let server = config
-            .cluster_url
-            .to_string()
-            .trim_end_matches('/')
-            .to_string();
-        let ca = config.root_cert.as_ref().and_then(|certs| ca_data(certs));
+        // The provider plugin cannot run a missing exec plugin either: it gets a kubeconfig of the
+        // same cluster whose exec plugin is this program (no secret in it).
+        let provider_kubeconfig = match &stand_in {
+            Some((auth, cluster_auth::StandIn::Missing(_))) => {
+                provider_kubeconfig(&context, &config, auth)
+            }
+            _ => None,
+        };
         // kube's own retry layer retries 503s many times with growing delays; ours is bounded and
         // shared with every other cloud.
         config.default_retry = false;
@@ -83,15 +85,14 @@ impl KubernetesScanner {
                 // The exec plugin is ours to replace: the client sends our tokens instead.
                 config.auth_info.exec = None;
                 config.auth_info.token = None;
-                let source = cluster_auth::TokenSource::new(auth).await.map_err(|e| {
-                    InputError::new(format!(
-                        "kubernetes context {context:?}: {}: {}",
-                        auth.describe(),
-                        format!("{e:#}").replace('\n', " ")
-                    ))
-                })?;
                 // The first token now, so missing cloud credentials stop the run before any work.
-                source.get().await.map_err(|e| {
+                let source = async {
+                    let source = cluster_auth::TokenSource::new(auth).await?;
+                    source.get().await?;
+                    anyhow::Ok(source)
+                }
+                .await
+                .map_err(|e| {
                     InputError::new(format!(
                         "kubernetes context {context:?}: cannot sign in to the {}: {}",
                         auth.describe(),
@@ -121,12 +122,8 @@ impl KubernetesScanner {
         if from_kubeconfig {
             inputs.insert("context".into(), json!(context));
         }
-        // The provider plugin cannot sign in without the missing binary either: it gets a
-        // kubeconfig of the same cluster whose exec plugin is this program (no secret in it).
-        if let Some((auth, cluster_auth::StandIn::Missing(_))) = &stand_in {
-            if let Some(text) = provider_kubeconfig(&context, &server, ca.as_deref(), auth) {
-                inputs.insert("kubeconfig".into(), json!(text));
-            }
+        if let Some(text) = provider_kubeconfig {
+            inputs.insert("kubeconfig".into(), json!(text));
         }
         let provider = ProviderSpec {
             package: Cloud::Kubernetes.package().into(),
@@ -229,40 +226,27 @@ type Loaded = (
     Option<(cluster_auth::ClusterAuth, cluster_auth::StandIn)>,
 );
 
-/// The CA certificates as base64 PEM, as kubeconfig's `certificate-authority-data` holds them.
-fn ca_data(certs: &[Vec<u8>]) -> Option<String> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let pem: String = certs
-        .iter()
-        .map(|der| {
-            let body = b64.encode(der);
-            let lines: Vec<&str> = body
-                .as_bytes()
-                .chunks(64)
-                .map(|c| std::str::from_utf8(c).unwrap_or(""))
-                .collect();
-            format!(
-                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-                lines.join("\n")
-            )
-        })
-        .collect();
-    (!pem.is_empty()).then(|| b64.encode(pem))
-}
-
-/// A kubeconfig for the provider plugin: this cluster, signed in by this program's `kube-token`.
+/// A kubeconfig for the provider plugin: the client config's cluster (its URL, and its CA
+/// certificates back as base64 PEM), signed in by this program's `kube-token`.
 fn provider_kubeconfig(
     context: &str,
-    server: &str,
-    ca: Option<&str>,
+    config: &Config,
     auth: &cluster_auth::ClusterAuth,
 ) -> Option<String> {
+    use base64::Engine as _;
     let program = std::env::current_exe().ok()?;
+    let server = config.cluster_url.to_string();
+    let ca = config.root_cert.as_ref().map(|certs| {
+        let pems: Vec<pem::Pem> = certs
+            .iter()
+            .map(|der| pem::Pem::new("CERTIFICATE", der.clone()))
+            .collect();
+        base64::engine::general_purpose::STANDARD.encode(pem::encode_many(&pems))
+    });
     Some(cluster_auth::kubeconfig(
         context,
-        server,
-        ca,
+        server.trim_end_matches('/'),
+        ca.as_deref(),
         auth,
         &program.display().to_string(),
     ))
