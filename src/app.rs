@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cloud::Cloud;
 use crate::clouds;
 use crate::filter::TypeFilter;
 use crate::pipeline::{Ending, Pipeline, Ran};
@@ -31,6 +30,30 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_BAIL: u8 = 32;
 /// Conventional exit status after SIGINT when running without Pulumi.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Parses the command line of a subcommand with its own parser (`fleet`, `kube-token`): argv from
+/// the program name on, parsed as if `<program> <subcommand>` were the program, so help and errors
+/// name it. On `Err`, clap's message is printed and the value is the exit code (0 for `--help`).
+pub fn parse_subcommand<C: clap::Parser>(argv: Vec<std::ffi::OsString>) -> Result<C, u8> {
+    let mut args = argv;
+    if args.len() > 1 {
+        let program = args.remove(0);
+        args[0] = format!(
+            "{} {}",
+            program.to_string_lossy(),
+            args[0].to_string_lossy()
+        )
+        .into();
+    }
+    C::try_parse_from(args).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            EXIT_BAD_INPUT
+        } else {
+            EXIT_OK
+        }
+    })
+}
 
 /// Runs and returns the process exit code. Bad input is printed as one `error:` line on stderr.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> u8 {
@@ -191,7 +214,8 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
             .await;
     }
     let clusters = summary.clusters_found();
-    if clusters > 0 && matches!(settings.cloud, Cloud::Aws | Cloud::Azure) {
+    // Only AWS and Azure scans discover cluster types.
+    if clusters > 0 {
         reporter
             .info(&format!(
                 "found {clusters} Kubernetes cluster(s) (EKS/AKS); their objects are not part of this scan: `pulumi-cloud-import fleet plan --cloud {}` makes each cluster a Kubernetes child scanned with these credentials",

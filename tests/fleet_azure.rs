@@ -149,14 +149,13 @@ async fn an_aks_cluster_with_entra_id_becomes_a_child_signed_in_without_kubelogi
     let entra: Arc<OnceLock<Arc<fake_azure::entra::Entra>>> = Arc::default();
     let seen = entra.clone();
     let mut opts = KubeOptions {
-        types: vec![FakeType {
-            group: "",
-            version: "v1",
-            kind: "ConfigMap",
-            plural: "configmaps",
-            namespaced: true,
-            verbs: &["list", "get", "watch"],
-        }],
+        types: vec![FakeType::readable(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            true,
+        )],
         auth: FakeAuth::Aks {
             accepts: Arc::new(move |t| seen.get().is_some_and(|e| e.is_aks_token(t))),
         },

@@ -13,34 +13,26 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use base64::Engine as _;
-use fake_aws::{Account, FakeAws, FakeType, Res, ACCESS_KEY};
+use fake_aws::{Account, FakeAws, Res, ACCESS_KEY};
 use serde_json::{json, Value};
-use support::fake_kube::{FakeAuth, FakeKube, FakeObject, KubeOptions};
+use support::fake_kube::{FakeAuth, FakeKube, FakeObject, FakeType, KubeOptions};
 use support::fake_sts::{FakeSts, Principal};
 use support::{program, tls};
 
 const SECRET: &str = "fleet-eks-secret";
 const ARN: &str = "arn:aws:iam::123456789012:role/InventoryReader";
 
-fn kube_types() -> Vec<support::fake_kube::FakeType> {
-    let t = |group, version, kind, plural, namespaced| support::fake_kube::FakeType {
-        group,
-        version,
-        kind,
-        plural,
-        namespaced,
-        verbs: &["list", "get", "watch"],
-    };
+fn kube_types() -> Vec<FakeType> {
     vec![
-        t("", "v1", "ConfigMap", "configmaps", true),
-        t("apps", "v1", "Deployment", "deployments", true),
+        FakeType::readable("", "v1", "ConfigMap", "configmaps", true),
+        FakeType::readable("apps", "v1", "Deployment", "deployments", true),
     ]
 }
 
 fn account(endpoint: &str) -> Account {
     let mut a = Account::default();
-    a.add(FakeType::new("AWS::EC2::VPC").with_resources("VpcId", "vpc", 2));
-    let mut clusters = FakeType::new("AWS::EKS::Cluster");
+    a.add(fake_aws::FakeType::new("AWS::EC2::VPC").with_resources("VpcId", "vpc", 2));
+    let mut clusters = fake_aws::FakeType::new("AWS::EKS::Cluster");
     // The list handler returns the name only; the endpoint and CA come from GetResource.
     clusters.resources.push(Res {
         identifier: "prod".into(),

@@ -24,17 +24,9 @@ const SECRET: &str = "eks-test-secret/with+chars";
 const ARN: &str = "arn:aws:iam::123456789012:user/inventory";
 
 fn types() -> Vec<FakeType> {
-    let t = |group, version, kind, plural, namespaced| FakeType {
-        group,
-        version,
-        kind,
-        plural,
-        namespaced,
-        verbs: &["list", "get", "watch"],
-    };
     vec![
-        t("", "v1", "ConfigMap", "configmaps", true),
-        t("", "v1", "Namespace", "namespaces", false),
+        FakeType::readable("", "v1", "ConfigMap", "configmaps", true),
+        FakeType::readable("", "v1", "Namespace", "namespaces", false),
     ]
 }
 

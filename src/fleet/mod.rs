@@ -139,22 +139,9 @@ pub enum RenderTarget {
 
 /// Runs `pulumi-cloud-import fleet ...` (argv including the program name and `fleet`).
 pub fn main(argv: Vec<OsString>) -> u8 {
-    let mut args = argv;
-    // `pulumi-cloud-import fleet plan` parses as `pulumi-cloud-import fleet` + `plan`.
-    if args.len() > 1 {
-        let program = args.remove(0);
-        args[0] = OsString::from(format!("{} fleet", program.to_string_lossy()));
-    }
-    let cli = match FleetCli::try_parse_from(args) {
+    let cli: FleetCli = match crate::app::parse_subcommand(argv) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                EXIT_BAD_INPUT
-            } else {
-                EXIT_OK
-            };
-        }
+        Err(code) => return code,
     };
     crate::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

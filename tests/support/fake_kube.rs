@@ -53,6 +53,26 @@ pub struct FakeObject {
     pub owner: Option<(String, String, bool)>,
 }
 
+impl FakeType {
+    /// A type the reader may `get`, `list` and `watch` (what discovery reports for a view role).
+    pub fn readable(
+        group: &'static str,
+        version: &'static str,
+        kind: &'static str,
+        plural: &'static str,
+        namespaced: bool,
+    ) -> FakeType {
+        FakeType {
+            group,
+            version,
+            kind,
+            plural,
+            namespaced,
+            verbs: &["list", "get", "watch"],
+        }
+    }
+}
+
 impl FakeObject {
     pub fn ns(namespace: &str, name: &str) -> Self {
         FakeObject {
@@ -156,6 +176,21 @@ struct Inner {
     authenticated: Mutex<HashSet<String>>,
 }
 
+impl Inner {
+    fn new(mut opts: KubeOptions) -> Arc<Inner> {
+        for objs in opts.objects.values_mut() {
+            objs.sort_by_key(|o| o.id());
+        }
+        Arc::new(Inner {
+            opts,
+            record: Mutex::default(),
+            expired: Mutex::default(),
+            throttled: Mutex::default(),
+            authenticated: Mutex::default(),
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct FakeKube {
     inner: Arc<Inner>,
@@ -165,17 +200,8 @@ pub struct FakeKube {
 }
 
 impl FakeKube {
-    pub async fn start(mut opts: KubeOptions) -> FakeKube {
-        for objs in opts.objects.values_mut() {
-            objs.sort_by_key(|o| o.id());
-        }
-        let inner = Arc::new(Inner {
-            opts,
-            record: Mutex::default(),
-            expired: Mutex::default(),
-            throttled: Mutex::default(),
-            authenticated: Mutex::default(),
-        });
+    pub async fn start(opts: KubeOptions) -> FakeKube {
+        let inner = Inner::new(opts);
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -188,17 +214,8 @@ impl FakeKube {
     }
 
     /// Like [`FakeKube::start`], serving HTTPS with the test CA (`tls::ca_pem`).
-    pub async fn start_https(mut opts: KubeOptions) -> FakeKube {
-        for objs in opts.objects.values_mut() {
-            objs.sort_by_key(|o| o.id());
-        }
-        let inner = Arc::new(Inner {
-            opts,
-            record: Mutex::default(),
-            expired: Mutex::default(),
-            throttled: Mutex::default(),
-            authenticated: Mutex::default(),
-        });
+    pub async fn start_https(opts: KubeOptions) -> FakeKube {
+        let inner = Inner::new(opts);
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let url = super::tls::serve_https(app).await;
         let addr = url.trim_start_matches("https://").parse().unwrap();
@@ -226,18 +243,12 @@ async fn authenticate(s: &Inner, auth: Option<&str>) -> Result<(), String> {
     let token = auth
         .and_then(|a| a.strip_prefix("Bearer "))
         .ok_or("no bearer token")?;
-    if let FakeAuth::Static = s.opts.auth {
-        return if token == TOKEN {
-            Ok(())
-        } else {
-            Err("not the static token".into())
-        };
-    }
     if s.authenticated.lock().unwrap().contains(token) {
         return Ok(());
     }
     match &s.opts.auth {
-        FakeAuth::Static => unreachable!(),
+        FakeAuth::Static if token == TOKEN => return Ok(()),
+        FakeAuth::Static => return Err("not the static token".into()),
         FakeAuth::Eks {
             sts_url,
             cluster,

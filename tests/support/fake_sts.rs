@@ -10,7 +10,8 @@
 //!   purpose: the product signs with aws-sigv4, and a check by the same library would prove little.
 //! - STS honours a presigned GetCallerIdentity for 15 minutes after `X-Amz-Date`, ignoring
 //!   `X-Amz-Expires` (what aws-iam-authenticator documents); later: 403 `ExpiredToken`.
-//! - The answer is JSON when asked with `Accept: application/json`, as the authenticator asks.
+//! - Answers and errors are JSON, as STS answers a request with `Accept: application/json` (the
+//!   authenticator always asks so, and reads only the status of an error).
 //! - aws-iam-authenticator's own checks before it calls STS ([`verify_eks_token`]): the
 //!   `k8s-aws-v1.` prefix and unpadded URL-safe base64, the host (only the configured STS), path
 //!   `/`, its whitelist of query parameters, `Action=GetCallerIdentity`, `x-k8s-aws-id` among the

@@ -322,21 +322,9 @@ pub fn kubeconfig(
 /// `pulumi-cloud-import kube-token ...` (argv from the program name on): prints one
 /// ExecCredential to stdout, or one error line to stderr and exits non-zero.
 pub fn main(argv: Vec<std::ffi::OsString>) -> u8 {
-    let mut args = argv;
-    if args.len() > 1 {
-        let program = args.remove(0);
-        args[0] = format!("{} {SUBCOMMAND}", program.to_string_lossy()).into();
-    }
-    let cli = match KubeTokenCli::try_parse_from(args) {
+    let cli: KubeTokenCli = match crate::app::parse_subcommand(argv) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                crate::app::EXIT_BAD_INPUT
-            } else {
-                crate::app::EXIT_OK
-            };
-        }
+        Err(code) => return code,
     };
     crate::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_current_thread()
