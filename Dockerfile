@@ -7,7 +7,7 @@
 # The project directory is /app (Pulumi.yaml finds the language host in /app/target/release), and the
 # plugins live in PULUMI_HOME=/opt/pulumi, owned by the unprivileged user the jobs run as (1000).
 
-FROM rust:1.85-bookworm AS build
+FROM rust:1.94.1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bins

@@ -66,7 +66,11 @@ async fn run(n: usize, workers: usize, latency: Duration) {
     .unwrap();
     let channel = client::channel(&env.monitor).await.unwrap();
     let engine = client::channel(&env.engine).await.unwrap();
-    let mut sink = EngineSink::new(client::monitor(channel), &env);
+    let mut sink = EngineSink::new(
+        client::monitor(channel),
+        &env,
+        std::time::Duration::from_secs(60),
+    );
     let provider = ProviderSpec {
         package: "kubernetes".into(),
         name: "bench".into(),
@@ -80,6 +84,7 @@ async fn run(n: usize, workers: usize, latency: Duration) {
         sink: Arc::new(sink),
         reporter: Arc::new(Reporter::engine(client::engine(engine), false)),
         grace: Duration::ZERO,
+        large_scan: None,
     };
     let start = Instant::now();
     let ran = pipeline.run(synthetic(n), CancellationToken::new()).await;

@@ -66,6 +66,29 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> u8 {
     }
 }
 
+/// A scan this large on a checkpointing DIY backend spends more time writing state than reading.
+const LARGE_SCAN: u64 = 1000;
+
+/// The warning for a large scan whose every read rewrites the whole state file, when the
+/// environment tells us so (see `pulumi::backend`).
+fn checkpoint_warning(env: impl Fn(&str) -> Option<String>) -> Option<(u64, String)> {
+    let backend = crate::pulumi::backend::Backend::detect(&env);
+    let crate::pulumi::backend::Backend::Diy(scheme) = backend else {
+        return None;
+    };
+    if crate::pulumi::backend::checkpoints_skipped(&env) {
+        return None;
+    }
+    Some((
+        LARGE_SCAN,
+        format!(
+            "{LARGE_SCAN} resources found so far, on a {scheme}:// backend that rewrites the whole state \
+             after every read: the run slows as the stack grows. Run `PULUMI_SKIP_CHECKPOINTS=true pulumi up ...` \
+             to write the state once at the end (an interrupted run then keeps the previous state)"
+        ),
+    ))
+}
+
 struct Prepared {
     filter: TypeFilter,
     scanner: Box<dyn crate::discover::Scanner>,
@@ -107,7 +130,11 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
             match connected.await {
                 Ok((monitor, engine)) => (
                     Reporter::engine(client::engine(engine), settings.debug),
-                    Box::new(EngineSink::new(client::monitor(monitor), env)),
+                    Box::new(EngineSink::new(
+                        client::monitor(monitor),
+                        env,
+                        settings.read_timeout,
+                    )),
                 ),
                 Err((var, addr, e)) => {
                     // Nothing to log through: the engine is what cannot be reached. Under Pulumi
@@ -154,6 +181,9 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         sink: sink.clone(),
         reporter: reporter.clone(),
         grace: Duration::from_secs(if engine_mode { 2 } else { 0 }),
+        large_scan: engine_mode
+            .then(|| checkpoint_warning(|var| std::env::var(var).ok()))
+            .flatten(),
     };
     let Ran { summary, ending } = pipeline
         .run(

@@ -25,6 +25,8 @@ pub mod sink;
 pub mod summary;
 #[cfg(test)]
 mod testdata;
+#[cfg(test)]
+mod toolchain;
 
 /// Pulumi's protocol messages and services (`pulumirpc`), generated from `proto/` at build time.
 pub mod proto {

@@ -42,6 +42,9 @@ pub struct Pipeline {
     pub reporter: Arc<Reporter>,
     /// On cancellation, how long in-flight work may still finish before it is abandoned.
     pub grace: Duration,
+    /// A warning to show once, when the scan has found this many resources (the engine sink's
+    /// per-step checkpoints on a DIY backend, which grow quadratic with the scan).
+    pub large_scan: Option<(u64, String)>,
 }
 
 /// How a run ended.
@@ -94,6 +97,8 @@ struct Books {
     /// Token of every running worker, so an abandoned one is still counted.
     in_flight: HashMap<Id, String>,
     scan_status: String,
+    /// Resources found so far (for `large_scan`).
+    found: u64,
 }
 
 impl Pipeline {
@@ -114,6 +119,7 @@ impl Pipeline {
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
             scan_status: String::new(),
+            found: 0,
         };
         let mut ticker = tokio::time::interval(PROGRESS_EVERY);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -237,6 +243,12 @@ impl Pipeline {
         };
 
         summary.discovered(&d.token);
+        books.found += 1;
+        if let Some((at, warning)) = &self.large_scan {
+            if books.found == *at {
+                self.reporter.warn(warning).await;
+            }
+        }
         let skip = if !self.filter.allows(&d.token) {
             Some("excluded by the include/exclude filters")
         } else if d.id.is_empty() {

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -22,8 +23,14 @@ use crate::pulumi::env::PulumiEnv;
 
 /// The config namespace; stack config keys are `pulumi-cloud-import:<key>`.
 pub const NAMESPACE: &str = "pulumi-cloud-import";
-/// Default number of concurrent reads, as the original tool documents.
+/// Concurrent reads when neither `workers` nor the engine's `--parallel` says otherwise.
 pub const DEFAULT_WORKERS: usize = 3;
+/// The most workers the engine's `--parallel` alone gives (see `default_workers`).
+pub const ENGINE_WORKERS_CAP: usize = 64;
+/// Seconds one read may take (`readTimeout`) unless set.
+pub const DEFAULT_READ_TIMEOUT_SECS: u64 = 60;
+/// Upper bound for `readTimeout`.
+pub const MAX_READ_TIMEOUT_SECS: u64 = 3600;
 /// Upper bound for `PULUMI_CLOUD_IMPORT_WORKERS`; the engine itself runs at most `--parallel` reads.
 pub const MAX_WORKERS: usize = 512;
 
@@ -39,10 +46,12 @@ pub const KNOWN_KEYS: &[&str] = &[
     "providerVersion",
     "debug",
     "schemaFile",
+    "readTimeout",
     // Kubernetes.
     "context",
     "defaultExclusions",
     "pageSize",
+    "readInputs",
     // AWS and OCI.
     "region",
     "profile",
@@ -91,7 +100,7 @@ pub struct Cli {
     /// Never import types whose token matches one of these globs (key `exclude`).
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
-    /// Concurrent ReadResource calls (env PULUMI_CLOUD_IMPORT_WORKERS; default 3).
+    /// Concurrent ReadResource calls (env PULUMI_CLOUD_IMPORT_WORKERS; default: the engine's --parallel, else 3).
     #[arg(long)]
     pub workers: Option<String>,
     /// Provider plugin version to read with (key `providerVersion`; default: the pinned version).
@@ -143,6 +152,9 @@ pub struct Settings {
     pub mode: Mode,
     pub cloud: Cloud,
     pub workers: usize,
+    /// How long one read may take before it is counted as failed (`readTimeout`); the Kubernetes
+    /// provider's client gets the same limit per request.
+    pub read_timeout: Duration,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub debug: bool,
@@ -260,6 +272,7 @@ impl Settings {
             mode,
             cloud,
             workers: DEFAULT_WORKERS,
+            read_timeout: Duration::from_secs(DEFAULT_READ_TIMEOUT_SECS),
             include: Vec::new(),
             exclude: Vec::new(),
             debug: false,
@@ -269,9 +282,12 @@ impl Settings {
             values,
         };
         settings.workers = match settings.get("workers") {
-            None => DEFAULT_WORKERS,
+            None => default_workers(settings.pulumi.as_ref()),
             Some(text) => parse_workers(&settings.describe("workers"), text)?,
         };
+        if let Some(text) = settings.get("readTimeout") {
+            settings.read_timeout = parse_read_timeout(&settings.describe("readTimeout"), text)?;
+        }
         settings.include = settings.get_list("include")?;
         settings.exclude = settings.get_list("exclude")?;
         settings.debug = settings.get_bool("debug")?.unwrap_or(false);
@@ -370,6 +386,33 @@ fn check_known(key: &str, prefix: &str) -> Result<(), InputError> {
     )))
 }
 
+/// Under `pulumi up` the engine runs at most `--parallel` provider reads at once (`PULUMI_PARALLEL`,
+/// 4 x CPUs unless set) and queues the rest: as many workers keep it busy without queueing. A huge
+/// `--parallel` (the engine's way of saying unbounded) gets [`ENGINE_WORKERS_CAP`], so a default
+/// never floods an API server; `workers` may still go up to [`MAX_WORKERS`].
+fn default_workers(pulumi: Option<&PulumiEnv>) -> usize {
+    match pulumi.and_then(|p| p.parallel) {
+        Some(p) if p > 0 => (p as usize).min(ENGINE_WORKERS_CAP),
+        _ => DEFAULT_WORKERS,
+    }
+}
+
+/// Whole seconds, or a number with an `s`/`m` suffix (`90`, `90s`, `2m`).
+fn parse_read_timeout(origin: &str, text: &str) -> Result<Duration, InputError> {
+    let t = text.trim();
+    let (digits, scale) = match t.strip_suffix('m') {
+        Some(d) => (d, 60),
+        None => (t.strip_suffix('s').unwrap_or(t), 1),
+    };
+    match digits.trim().parse::<u64>().map(|n| n * scale) {
+        Ok(secs) if (1..=MAX_READ_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(InputError::new(format!(
+            "{origin} must be a duration from 1s to {}m (seconds, or with an s or m suffix), not {text:?}",
+            MAX_READ_TIMEOUT_SECS / 60
+        ))),
+    }
+}
+
 fn parse_workers(origin: &str, text: &str) -> Result<usize, InputError> {
     match text.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
@@ -415,6 +458,69 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.workers, 16);
+    }
+
+    fn engine_env(parallel: &'static str) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("PULUMI_MONITOR", "127.0.0.1:1"),
+            ("PULUMI_ENGINE", "127.0.0.1:2"),
+            ("PULUMI_PROJECT", "p"),
+            ("PULUMI_STACK", "s"),
+            (
+                "PULUMI_CONFIG",
+                r#"{"pulumi-cloud-import:cloud":"kubernetes"}"#,
+            ),
+            ("PULUMI_PARALLEL", parallel),
+        ]
+    }
+
+    #[test]
+    fn workers_follow_the_engine_parallelism_unless_set() {
+        assert_eq!(settings(&[], &engine_env("8")).unwrap().workers, 8);
+        // The engine's "unbounded" is capped; 0 is not a bound to follow.
+        assert_eq!(
+            settings(&[], &engine_env("2147483647")).unwrap().workers,
+            ENGINE_WORKERS_CAP
+        );
+        assert_eq!(
+            settings(&[], &engine_env("0")).unwrap().workers,
+            DEFAULT_WORKERS
+        );
+        let mut env = engine_env("8");
+        env.push(("PULUMI_CLOUD_IMPORT_WORKERS", "5"));
+        assert_eq!(settings(&[], &env).unwrap().workers, 5);
+        // Without the engine there is no parallelism to follow.
+        let plain = settings(&["--list", "--cloud", "kubernetes"], &[]).unwrap();
+        assert_eq!(plain.workers, DEFAULT_WORKERS);
+    }
+
+    #[test]
+    fn read_timeout_takes_seconds_or_minutes_and_names_its_source() {
+        let t = |v: &str| {
+            settings(
+                &[
+                    "--list",
+                    "--cloud",
+                    "kubernetes",
+                    "-c",
+                    &format!("readTimeout={v}"),
+                ],
+                &[],
+            )
+        };
+        assert_eq!(t("90").unwrap().read_timeout, Duration::from_secs(90));
+        assert_eq!(t("45s").unwrap().read_timeout, Duration::from_secs(45));
+        assert_eq!(t("2m").unwrap().read_timeout, Duration::from_secs(120));
+        let plain = settings(&["--list", "--cloud", "kubernetes"], &[]).unwrap();
+        assert_eq!(
+            plain.read_timeout,
+            Duration::from_secs(DEFAULT_READ_TIMEOUT_SECS)
+        );
+        for bad in ["0", "-5", "soon", "61m", "1h"] {
+            let err = t(bad).unwrap_err().to_string();
+            assert!(err.starts_with("--config readTimeout must be"), "{err}");
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
     }
 
     #[test]

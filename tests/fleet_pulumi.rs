@@ -345,6 +345,7 @@ case "$1 $2" in
     fi ;;
   "up --skip-preview")
     touch "$FLEET_CALLS.$stack.up"
+    echo "$stack ${PULUMI_SKIP_CHECKPOINTS:-unset}" >> "$FLEET_CALLS.checkpoints"
     case "$stack" in
       *bad*) echo "Diagnostics:"; echo "    error: the cluster said no"; echo "    error: update failed"; exit 255 ;;
     esac ;;
@@ -453,4 +454,86 @@ async fn the_cli_is_driven_per_child_with_its_stack_config() {
         last_good < first_bad,
         "one rate limit group, one at a time: {calls}"
     );
+    // No backend the fleet can see (no PULUMI_BACKEND_URL, no login): checkpoints stay as they are.
+    let checkpoints = std::fs::read_to_string(home.path().join("calls.checkpoints")).unwrap();
+    assert_eq!(checkpoints, "good unset\nbad unset\n");
+}
+
+/// On a DIY backend each read step rewrites the whole state, so the fleet's children skip
+/// per-step checkpoints, unless the user said otherwise; on Pulumi Cloud they are left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_on_a_diy_backend_skip_per_step_checkpoints_unless_told_otherwise() {
+    let kube = FakeKube::start(KubeOptions::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.write_kubeconfig(home.path(), "only");
+    let script = home.path().join("pulumi");
+    std::fs::write(&script, STAND_IN).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let project = project(home.path(), None);
+    let base: Vec<(String, String)> = vec![("KUBECONFIG".into(), kubeconfig.display().to_string())];
+    let out = program::run(
+        &["fleet", "plan", "--cloud", "kubernetes"],
+        &base,
+        home.path(),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    std::fs::write(home.path().join("fleet.yaml"), &out.stdout).unwrap();
+
+    // The login file names the backend when no variable does (`pulumi login s3://...`).
+    let pulumi_home = home.path().join("pulumi-home");
+    std::fs::create_dir_all(&pulumi_home).unwrap();
+    std::fs::write(
+        pulumi_home.join("credentials.json"),
+        r#"{"current": "s3://state-bucket", "accessTokens": {}}"#,
+    )
+    .unwrap();
+    // (case, the variables it sets, what the child's `pulumi up` sees)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        (
+            "file",
+            &[("PULUMI_BACKEND_URL", "file:///var/state")],
+            "true",
+        ),
+        ("login", &[("PULUMI_HOME", "<home>")], "true"),
+        (
+            "user",
+            &[
+                ("PULUMI_BACKEND_URL", "postgres://u@h/db"),
+                ("PULUMI_SKIP_CHECKPOINTS", "false"),
+            ],
+            "false",
+        ),
+        (
+            "cloud",
+            &[("PULUMI_BACKEND_URL", "https://api.pulumi.com")],
+            "unset",
+        ),
+    ];
+    for (case, vars, expected) in cases {
+        let calls = home.path().join(format!("calls-{case}"));
+        let mut env = base.clone();
+        env.push(("FLEET_CALLS".into(), calls.display().to_string()));
+        for (k, v) in vars {
+            let v = v.replace("<home>", &pulumi_home.display().to_string());
+            env.push((k.to_string(), v));
+        }
+        let out = program::run(
+            &[
+                "fleet",
+                "up",
+                "--pulumi",
+                script.to_str().unwrap(),
+                "--cwd",
+                project.to_str().unwrap(),
+            ],
+            &env,
+            home.path(),
+        )
+        .await;
+        assert_eq!(out.code, Some(0), "{case}: {}\n{}", out.stdout, out.stderr);
+        let seen = std::fs::read_to_string(format!("{}.checkpoints", calls.display())).unwrap();
+        assert_eq!(seen, format!("only {expected}\n"), "{case}");
+    }
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use support::checks::{
-    assert_ended_with_shutdown, check_engine_run, check_import_file, string_field,
+    assert_ended_with_shutdown, check_engine_run, check_import_file, string_field, to_json,
 };
 use support::fake_kube::{FakeKube, FakeObject, FakeType, KubeOptions, SECRET_DATA};
 use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, UNKNOWN_ID};
@@ -224,6 +224,36 @@ async fn pulumi_up_reads_every_object_once_with_bounded_concurrency() {
         .collect();
     assert_eq!(secret_outputs["team-a/db-password"], vec!["metadata"]);
     assert!(secret_outputs["team-a/api-key"].is_empty());
+    // Each read carries the object's identity, so the provider reads it with one GET instead of
+    // importing it; the provider's client limits follow the 4 workers and the 60 s readTimeout.
+    for r in monitor.reads() {
+        let props = to_json(r.properties.as_ref().expect("properties"));
+        let (ns, name) = match r.id.split_once('/') {
+            Some((ns, name)) => (Some(ns), name),
+            None => (None, r.id.as_str()),
+        };
+        let (_, kind) = r.r#type.rsplit_once(':').unwrap();
+        let group_version = r.r#type["kubernetes:".len()..].rsplit_once(':').unwrap().0;
+        let api_version = group_version.strip_prefix("core/").unwrap_or(group_version);
+        let mut metadata = serde_json::json!({
+            "name": name,
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        });
+        if let Some(ns) = ns {
+            metadata["namespace"] = ns.into();
+        }
+        assert_eq!(
+            props,
+            serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": metadata}),
+            "{} {}",
+            r.r#type,
+            r.id
+        );
+    }
+    assert_eq!(
+        to_json(&run.provider_inputs)["kubeClientSettings"],
+        serde_json::json!({"qps": 100.0, "burst": 200.0, "timeout": 30.0})
+    );
     let rec = monitor.record();
     assert_ended_with_shutdown(&rec);
     assert_eq!(
@@ -569,6 +599,13 @@ async fn sigint_stops_reads_and_exits_promptly() {
     let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
     let mut env = host_env(&monitor, &[("cloud", "kubernetes")]);
     env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    // `pulumi up --parallel 3`: with no `workers` set, the program keeps exactly that many reads in
+    // flight.
+    for (k, v) in env.iter_mut() {
+        if k == "PULUMI_PARALLEL" {
+            *v = "3".into();
+        }
+    }
     let mut child = program::command(&[], &env, home.path()).spawn().unwrap();
     // Wait until reads are queued in the engine, then interrupt as the engine's teardown does.
     for _ in 0..200 {
@@ -577,7 +614,11 @@ async fn sigint_stops_reads_and_exits_promptly() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(monitor.max_in_flight(), 3, "default WORKERS is 3");
+    assert_eq!(
+        monitor.max_in_flight(),
+        3,
+        "workers default to the engine's --parallel"
+    );
     let pid = child.id().unwrap() as i32;
     assert_eq!(unsafe_kill(pid), 0);
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())

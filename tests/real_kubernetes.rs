@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use real_support::cluster::Cluster;
+use real_support::cluster::{Cluster, FIXTURE_PODS};
 use real_support::oracle::{self, Key};
 use real_support::pulumi::{resources, Workspace};
 use real_support::{Output, Peers, PROGRAM};
@@ -27,8 +27,6 @@ const SECRET_VALUES: &[&str] = &[
     "pci-fixture-token-c0ffee5a",
     "pci-fixture-dbpass-91f2aa07",
 ];
-/// Pods the fixture's workloads make: web 2, api 1, db 1.
-const FIXTURE_PODS: usize = 4;
 const STACK: &str = "dev";
 
 #[test]
@@ -47,6 +45,10 @@ fn pulumi_up_reads_a_real_cluster_into_a_stack() {
     let export = ws.export(STACK);
     check_properties(&export);
     check_secrets(&export);
+    check_read_path(&export);
+
+    stage("the original's path (readInputs none) stores the same outputs");
+    same_outputs_as_the_original_path(&ws);
 
     stage("pulumi preview");
     ws.run(&["preview", "--stack", STACK, "--non-interactive"])
@@ -309,6 +311,156 @@ fn check_properties(export: &Value) {
     );
 }
 
+/// The fast path: each object was read with its identity as inputs (one GET, no import from the
+/// cluster), the read awaiters did not judge objects that are not ready or never finish, and the
+/// explicit provider's client limits came from the run's workers and readTimeout.
+fn check_read_path(export: &Value) {
+    let all = by_key(export);
+    for (ty, id) in [
+        ("kubernetes:core/v1:Pod", "team-a/lonely"),
+        ("kubernetes:batch/v1:Job", "team-b/migrate"),
+        ("kubernetes:core/v1:Service", "team-a/nothing-behind"),
+        ("kubernetes:apps/v1:Deployment", "team-a/web"),
+        ("kubernetes:apps/v1:StatefulSet", "data/db"),
+    ] {
+        let r = all
+            .get(&(ty.to_string(), id.to_string()))
+            .unwrap_or_else(|| panic!("{ty} {id} (not ready or never finishing) is in state"));
+        let (ns, name) = id.split_once('/').unwrap();
+        let (_, kind) = ty.rsplit_once(':').unwrap();
+        assert_eq!(r["inputs"]["kind"], kind, "{ty} {id}: {}", r["inputs"]);
+        assert_eq!(r["inputs"]["metadata"]["name"], name);
+        assert_eq!(r["inputs"]["metadata"]["namespace"], ns);
+        assert_eq!(
+            r["inputs"]["metadata"]["annotations"]["pulumi.com/skipAwait"], "true",
+            "{ty} {id}"
+        );
+        // The live object, status and all, not the identity.
+        assert!(
+            r["outputs"]["spec"].is_object(),
+            "{ty} {id}: {}",
+            r["outputs"]
+        );
+        assert!(r["outputs"]["metadata"]["uid"].is_string(), "{ty} {id}");
+    }
+    let pod = &all[&(
+        "kubernetes:core/v1:Pod".to_string(),
+        "team-a/lonely".to_string(),
+    )];
+    assert_eq!(
+        pod["outputs"]["status"]["phase"], "Pending",
+        "{}",
+        pod["outputs"]
+    );
+    let provider = resources(export)
+        .into_iter()
+        .find(|r| r["type"] == "pulumi:providers:kubernetes")
+        .expect("the explicit provider");
+    let limits = &provider["inputs"]["kubeClientSettings"];
+    assert!(limits["qps"].as_u64().is_some_and(|q| q >= 50), "{limits}");
+    assert!(
+        limits["burst"].as_u64().is_some_and(|b| b >= 120),
+        "{limits}"
+    );
+    // Half the default readTimeout of 60 s: a read is two GETs.
+    assert_eq!(limits["timeout"], 30, "{limits}");
+}
+
+/// The same cluster read into a second stack the original's way (ReadResource with no properties:
+/// the provider imports each object from the cluster) must hold, object by object, the same
+/// outputs, with the same secrets encrypted. What may differ, and why:
+/// - `__inputs`: the original's path copies every live field the schema calls an input there; the
+///   identity path keeps only the identity (the provider prunes the live object to its inputs);
+/// - `__fieldManager`: the provider draws a random field manager name on every read in both paths;
+/// - the stored `inputs`: `{}` against the identity.
+fn same_outputs_as_the_original_path(ws: &Workspace) {
+    const ORIGINAL: &str = "original";
+    ws.init_stack(ORIGINAL);
+    ws.config_set(ORIGINAL, "pulumi-cloud-import:readInputs", "none");
+    ws.up(ORIGINAL).ok("pulumi up, readInputs none");
+    // Decrypted, a secret is `{<secret signature>, plaintext}`: values and secret-ness compare at once.
+    let fast = by_key(&export_with_secrets(ws, STACK));
+    let original = by_key(&export_with_secrets(ws, ORIGINAL));
+    assert_eq!(
+        fast.keys().collect::<Vec<_>>(),
+        original.keys().collect::<Vec<_>>(),
+        "the same objects in both stacks"
+    );
+    let comparable = |r: &Value| -> Value {
+        let mut outputs = r["outputs"].clone();
+        let map = outputs.as_object_mut().expect("outputs are an object");
+        map.remove("__inputs");
+        map.remove("__fieldManager");
+        outputs
+    };
+    let name = |r: &Value| {
+        let urn = r["urn"].as_str().unwrap();
+        urn.rsplit_once("::").unwrap().1.to_string()
+    };
+    let mut secrets = 0;
+    for (key, f) in &fast {
+        let o = &original[key];
+        assert_eq!(name(f), name(o), "{key:?}: the same resource name");
+        assert_eq!(f["external"], o["external"], "{key:?}");
+        assert_eq!(o["inputs"], serde_json::json!({}), "{key:?}");
+        let (fo, oo) = (comparable(f), comparable(o));
+        for field in fo
+            .as_object()
+            .unwrap()
+            .keys()
+            .chain(oo.as_object().unwrap().keys())
+        {
+            assert_eq!(fo.get(field), oo.get(field), "{key:?} output {field:?}");
+        }
+        let paths = secret_paths(&fo, "");
+        assert_eq!(paths, secret_paths(&oo, ""), "{key:?}: the same secrets");
+        secrets += paths.len();
+    }
+    assert!(fast.len() >= 40, "compared {} objects", fast.len());
+    // The fixture's Secrets: `data` of each, and the whole metadata of the kubectl-applied one.
+    assert!(secrets >= 4, "{secrets} secret values compared");
+    ws.run(&[
+        "stack",
+        "rm",
+        "--yes",
+        "--force",
+        "--stack",
+        ORIGINAL,
+        "--non-interactive",
+    ])
+    .ok("pulumi stack rm");
+}
+
+/// `pulumi stack export --show-secrets` as JSON.
+fn export_with_secrets(ws: &Workspace, stack: &str) -> Value {
+    let out = ws
+        .run(&["stack", "export", "--show-secrets", "--stack", stack])
+        .ok("pulumi stack export --show-secrets");
+    serde_json::from_str(&out.stdout).expect("stack export is JSON")
+}
+
+/// The paths of the engine's encrypted secret values in an exported property value.
+fn secret_paths(v: &Value, at: &str) -> Vec<String> {
+    const SIG: &str = "4dabf18193072939515e22adb298388d";
+    match v {
+        Value::Object(m)
+            if m.get(SIG).and_then(Value::as_str) == Some("1b47061264138c4ac30d75fd1eb44270") =>
+        {
+            vec![at.to_string()]
+        }
+        Value::Object(m) => m
+            .iter()
+            .flat_map(|(k, v)| secret_paths(v, &format!("{at}.{k}")))
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| secret_paths(v, &format!("{at}[{i}]")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Secret values are in state only as the engine's encrypted secrets.
 fn check_secrets(export: &Value) {
     let text = export.to_string();
@@ -444,7 +596,14 @@ fn interrupt_keeps_state(ws: &Workspace) {
         "the interrupted update must not succeed:\n{}\n{rest}",
         seen.join("\n")
     );
-    ws.config_set(STACK, "pulumi-cloud-import:workers", "3");
+    ws.run(&[
+        "config",
+        "rm",
+        "--stack",
+        STACK,
+        "pulumi-cloud-import:workers",
+    ])
+    .ok("pulumi config rm");
     let after = by_key(&ws.export(STACK));
     for key in before.keys() {
         assert!(after.contains_key(key), "{key:?} was lost to the interrupt");

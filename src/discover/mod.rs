@@ -44,6 +44,11 @@ pub struct Discovered {
     /// mark them (Kubernetes: the `metadata` of a Secret whose `kubectl apply` annotation holds its
     /// values in plain text).
     pub secret_outputs: Vec<String>,
+    /// The properties `ReadResource` carries (the engine passes them to the provider's `Read` as
+    /// both inputs and state). Empty: the provider reads from the id alone. Kubernetes puts the
+    /// object's identity here, which lets the provider read with one GET instead of importing it
+    /// (see `clouds::kubernetes::read_path`). The `--import` and `--list` sinks ignore it.
+    pub read_inputs: Map<String, Value>,
 }
 
 impl Discovered {
@@ -63,6 +68,7 @@ impl Discovered {
             parent: None,
             is_parent: false,
             secret_outputs: Vec::new(),
+            read_inputs: Map::new(),
         }
     }
 

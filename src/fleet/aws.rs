@@ -18,6 +18,8 @@ use aws_sdk_account::types::RegionOptStatus;
 use aws_sdk_cloudcontrol::config::ProvideCredentials;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use crate::clouds::aws::errors::ApiError;
+
 use super::clusters::cluster_child;
 use super::plan::{child, Child, Credentials};
 use crate::clouds::aws::global::DEFAULT_GLOBAL_REGION;
@@ -233,7 +235,7 @@ async fn organization_accounts(sdk: &SdkConfig) -> Result<Vec<(String, String)>>
         let page = page.map_err(|e| {
             anyhow!(
                 "Organizations ListAccounts failed: {}",
-                DisplayErrorContext(&e).to_string().replace('\n', " ")
+                ApiError::from_sdk(&e)
             )
         })?;
         for a in page.accounts() {
@@ -258,7 +260,7 @@ async fn this_account(sdk: &SdkConfig) -> Result<(Option<String>, String)> {
     let info = client.get_account_information().send().await.map_err(|e| {
         anyhow!(
             "account:GetAccountInformation failed ({}); pass --name to name the account instead",
-            DisplayErrorContext(&e).to_string().replace('\n', " ")
+            ApiError::from_sdk(&e)
         )
     })?;
     let id = info.account_id().map(str::to_string);
@@ -282,12 +284,8 @@ async fn enabled_regions(sdk: &SdkConfig) -> Result<Vec<String>> {
         .send();
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            anyhow!(
-                "account:ListRegions failed: {}",
-                DisplayErrorContext(&e).to_string().replace('\n', " ")
-            )
-        })?;
+        let page =
+            page.map_err(|e| anyhow!("account:ListRegions failed: {}", ApiError::from_sdk(&e)))?;
         for r in page.regions() {
             // The filter is the server's; a region in another state is still not scanned.
             let enabled = matches!(

@@ -13,7 +13,7 @@ use anyhow::Result;
 use super::plan::Child;
 
 /// Variables to set and to remove for a child's process.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ChildEnv {
     pub set: Vec<(String, String)>,
     pub remove: Vec<String>,

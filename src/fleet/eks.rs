@@ -4,10 +4,10 @@
 
 use anyhow::{anyhow, Result};
 use aws_config::{Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::Value;
 
 use super::clusters::{Found, Kind};
+use crate::clouds::aws::errors::ApiError;
 
 const TYPE_NAME: &str = "AWS::EKS::Cluster";
 
@@ -17,7 +17,6 @@ pub async fn clusters(sdk: &SdkConfig, region: &str) -> Result<Vec<Found>> {
         .region(Region::new(region.to_string()))
         .build();
     let client = aws_sdk_cloudcontrol::Client::new(&sdk);
-    let why = |e: &dyn std::error::Error| DisplayErrorContext(e).to_string().replace('\n', " ");
     let mut listed = Vec::new();
     let mut pages = client
         .list_resources()
@@ -25,8 +24,12 @@ pub async fn clusters(sdk: &SdkConfig, region: &str) -> Result<Vec<Found>> {
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| anyhow!("Cloud Control ListResources {TYPE_NAME}: {}", why(&e)))?;
+        let page = page.map_err(|e| {
+            anyhow!(
+                "Cloud Control ListResources {TYPE_NAME}: {}",
+                ApiError::from_sdk(&e)
+            )
+        })?;
         for d in page.resource_descriptions() {
             let Some(id) = d.identifier() else { continue };
             let model: Value = d
@@ -46,7 +49,10 @@ pub async fn clusters(sdk: &SdkConfig, region: &str) -> Result<Vec<Found>> {
                 .send()
                 .await
                 .map_err(|e| {
-                    anyhow!("Cloud Control GetResource {TYPE_NAME} {name}: {}", why(&e))
+                    anyhow!(
+                        "Cloud Control GetResource {TYPE_NAME} {name}: {}",
+                        ApiError::from_sdk(&e)
+                    )
                 })?;
             model = got
                 .resource_description()

@@ -25,6 +25,7 @@ use super::plan::{Child, ClusterAccess, Plan};
 use super::table::{self, Outcome};
 use super::{schedule, UpArgs};
 use crate::app::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::pulumi::backend::Backend;
 use crate::settings::NAMESPACE;
 
 /// How children are run.
@@ -117,6 +118,10 @@ pub async fn run_children(
     let runner = Arc::new(runner);
     let cloud = cloud.to_string();
     let logs = logs.to_path_buf();
+    let rows: Vec<(String, String)> = children
+        .iter()
+        .map(|c| (c.name.clone(), c.stack.clone()))
+        .collect();
     let items = children
         .into_iter()
         .map(|c| (c.rate_limit_group.clone(), c))
@@ -141,6 +146,22 @@ pub async fn run_children(
         }
     })
     .await
+    .into_iter()
+    .zip(rows)
+    .map(|(result, (name, stack))| {
+        // A child whose run panicked is a failed child with a row, never a missing one.
+        result.unwrap_or_else(|why| Outcome {
+            name,
+            stack,
+            read: None,
+            failed: None,
+            skipped: None,
+            duration: std::time::Duration::ZERO,
+            exit_code: None,
+            why: format!("the fleet's run of this child ended: {why}"),
+        })
+    })
+    .collect()
 }
 
 /// A file name for a stack (`org/project/stack` has slashes).
@@ -493,6 +514,7 @@ pub async fn run_child_with_pulumi(
     }
 
     let before = stack_outputs(pulumi, stack, env, dir, log).await;
+    let up_env = with_checkpoints_skipped(env, |var| std::env::var(var).ok());
     let up = exec(
         pulumi,
         &args(&[
@@ -504,7 +526,7 @@ pub async fn run_child_with_pulumi(
             "--stack",
             stack,
         ]),
-        env,
+        &up_env,
         esc,
         dir,
         log,
@@ -535,6 +557,32 @@ pub async fn run_child_with_pulumi(
         ..blank(child, started)
     }
 }
+
+/// The child's environment for `pulumi up`: on a DIY backend every read step would rewrite the whole
+/// state (quadratic in the scan), so `PULUMI_SKIP_CHECKPOINTS=true` writes it once at the end, and a
+/// child that dies keeps its previous state. A value the user set, here or in the child's own
+/// environment, is theirs to keep.
+fn with_checkpoints_skipped(env: &ChildEnv, ours: impl Fn(&str) -> Option<String>) -> ChildEnv {
+    let lookup = |var: &str| {
+        env.set
+            .iter()
+            .rev()
+            .find(|(k, _)| k == var)
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                (!env.remove.iter().any(|k| k == var))
+                    .then(|| ours(var))
+                    .flatten()
+            })
+    };
+    let mut up = env.clone();
+    if lookup(SKIP_CHECKPOINTS).is_none() && Backend::detect(lookup).is_diy() {
+        up.set.push((SKIP_CHECKPOINTS.into(), "true".into()));
+    }
+    up
+}
+
+const SKIP_CHECKPOINTS: &str = "PULUMI_SKIP_CHECKPOINTS";
 
 async fn stack_outputs(
     pulumi: &Path,

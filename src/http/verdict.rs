@@ -45,6 +45,12 @@ const AWS_TRANSIENT_CODES: &[&str] = &[
 /// The verdict for an error answer. `code` is the cloud's error code (empty when it has none);
 /// `retry_after` the wait the service asked for, if any.
 pub fn verdict(cloud: Cloud, status: u16, code: &str, retry_after: Option<Duration>) -> Verdict {
+    // A server error that says when to come back (`503 Service Unavailable` with `Retry-After`, as
+    // RFC 9110 describes it) is waited for like a throttle, on every cloud: retrying sooner only
+    // meets the same answer.
+    if retry_after.is_some() && (500..=599).contains(&status) && !matches!(status, 501 | 505) {
+        return Verdict::Throttled(retry_after);
+    }
     let exception = match cloud {
         Cloud::Aws if AWS_THROTTLE_CODES.contains(&code) => Some(Verdict::Throttled(retry_after)),
         Cloud::Aws if AWS_TRANSIENT_CODES.contains(&code) => Some(Verdict::Retry),
@@ -77,6 +83,24 @@ mod tests {
     use super::*;
 
     const WAIT: Option<Duration> = Some(Duration::from_secs(3));
+
+    #[test]
+    fn a_server_error_with_retry_after_waits_like_a_throttle_on_every_cloud() {
+        for cloud in Cloud::ALL {
+            for (s, code) in [
+                (503, ""),
+                (503, "ServiceUnavailable"),
+                (500, "InternalFailure"),
+            ] {
+                assert_eq!(
+                    verdict(cloud, s, code, WAIT),
+                    Verdict::Throttled(WAIT),
+                    "{cloud:?} {s}"
+                );
+            }
+            assert_eq!(verdict(cloud, 501, "", WAIT), Verdict::Fail, "{cloud:?}");
+        }
+    }
 
     #[test]
     fn the_common_rule_holds_for_every_cloud() {

@@ -4,6 +4,8 @@
 //!
 //! The engine stores each read as `external`: never managed, never deleted.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 use tonic::Code;
@@ -24,6 +26,8 @@ pub struct EngineSink {
     halt: Halt,
     stack_name: String,
     dry_run: bool,
+    /// A read not answered by then is counted as failed and its worker freed (`readTimeout`).
+    read_timeout: Duration,
     registered: OnceCell<Registered>,
 }
 
@@ -33,12 +37,13 @@ struct Registered {
 }
 
 impl EngineSink {
-    pub fn new(monitor: Monitor, env: &PulumiEnv) -> Self {
+    pub fn new(monitor: Monitor, env: &PulumiEnv, read_timeout: Duration) -> Self {
         EngineSink {
             monitor,
             halt: Halt::default(),
             stack_name: env.stack_name(),
             dry_run: env.dry_run,
+            read_timeout,
             registered: OnceCell::new(),
         }
     }
@@ -132,7 +137,7 @@ impl Sink for EngineSink {
             r#type: r.resource.token.clone(),
             name: r.name.clone(),
             parent: parent.unwrap_or(&reg.stack_urn).to_string(),
-            properties: Some(Default::default()),
+            properties: Some(to_struct(&r.resource.read_inputs)),
             provider: reg.provider_ref.clone(),
             accept_secrets: true,
             accept_resources: true,
@@ -140,7 +145,15 @@ impl Sink for EngineSink {
             ..Default::default()
         };
         let mut monitor = self.monitor.clone();
-        match monitor.read_resource(req).await {
+        let answer = tokio::time::timeout(self.read_timeout, monitor.read_resource(req)).await;
+        let Ok(answer) = answer else {
+            // Dropping the call frees the worker; the engine may still finish the step, which is
+            // why the Kubernetes provider gets the same limit on its own requests.
+            return Outcome::Failed {
+                reason: format!("timed out after {} s", self.read_timeout.as_secs()),
+            };
+        };
+        match answer {
             Ok(resp) => {
                 let resp = resp.into_inner();
                 let empty = resp.properties.as_ref().is_none_or(|p| p.fields.is_empty());

@@ -10,6 +10,9 @@ use serde_json::Value;
 
 use super::{script, Output, Peers};
 
+/// Pods the fixture's workloads make (web 2, api 1, db 1, the Job's 1) plus the bare Pod `lonely`.
+pub const FIXTURE_PODS: usize = 6;
+
 pub struct Cluster {
     dir: tempfile::TempDir,
     /// The cluster admin's kubeconfig (fixtures, changes between runs).

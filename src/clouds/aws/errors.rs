@@ -134,6 +134,9 @@ impl ApiError {
     pub fn verdict(&self) -> Verdict {
         match self.class {
             Class::Throttled => Verdict::Throttled(self.retry_after),
+            // A transient fault that says when to come back (a 503 with `Retry-After`) is waited
+            // for like a throttle: retrying sooner only meets the same answer.
+            Class::Transient if self.retry_after.is_some() => Verdict::Throttled(self.retry_after),
             Class::Transient => Verdict::Retry,
             _ => Verdict::Fail,
         }
@@ -198,6 +201,19 @@ mod tests {
         assert_eq!(classify(Some("Whatever"), Some(500)), Class::Transient);
         assert_eq!(classify(Some("Whatever"), Some(400)), Class::Other);
         assert_eq!(ApiError::local("x").verdict(), Verdict::Fail);
+        let wait = Some(std::time::Duration::from_secs(7));
+        let unavailable = ApiError {
+            status: Some(503),
+            class: Class::Transient,
+            retry_after: wait,
+            ..ApiError::local("Service Unavailable")
+        };
+        assert_eq!(unavailable.verdict(), Verdict::Throttled(wait));
+        let plain = ApiError {
+            retry_after: None,
+            ..unavailable
+        };
+        assert_eq!(plain.verdict(), Verdict::Retry);
         assert!(says_throttled(
             "Rate exceeded (Service: Ec2, Status Code: 400)"
         ));

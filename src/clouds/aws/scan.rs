@@ -120,7 +120,7 @@ impl Run {
         }
         let done = self.types_done.fetch_add(1, Ordering::SeqCst) + 1;
         let total = self.types_total.load(Ordering::SeqCst);
-        if done % 25 == 0 || done == total {
+        if done.is_multiple_of(25) || done == total {
             self.emit(ScanEvent::Progress(self.progress())).await;
         }
     }

@@ -322,7 +322,18 @@ mod tests {
             s(429).verdict(),
             Verdict::Throttled(Some(Duration::from_secs(3)))
         );
-        assert_eq!(s(503).verdict(), Verdict::Retry);
+        // A 503 that says when to come back is waited for like a 429 (issue 17).
+        assert_eq!(
+            s(503).verdict(),
+            Verdict::Throttled(Some(Duration::from_secs(3)))
+        );
+        let bare = ArmError::Status(ServiceError {
+            status: 503,
+            code: String::new(),
+            message: String::new(),
+            retry_after: None,
+        });
+        assert_eq!(bare.verdict(), Verdict::Retry);
         assert_eq!(s(403).verdict(), Verdict::Fail);
         assert_eq!(s(408).verdict(), Verdict::Retry);
         assert_eq!(ArmError::Transport("x".into()).verdict(), Verdict::Retry);

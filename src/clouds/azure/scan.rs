@@ -107,6 +107,7 @@ impl Ctx {
             parent,
             is_parent: false,
             secret_outputs: Vec::new(),
+            read_inputs: Default::default(),
             token,
             id,
             cloud_type: arm_type,
@@ -184,6 +185,7 @@ impl Run {
                 parent: None,
                 is_parent: true,
                 secret_outputs: Vec::new(),
+                read_inputs: Default::default(),
             };
             if !self.ctx.send(ScanEvent::Found(found)).await {
                 return None;

@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use super::discovery::ListTarget;
 use super::exclusions::{kind_exclusion, object_exclusion};
+use super::read_path::{read_inputs, ReadInputs};
 use crate::cloud::Cloud;
 use crate::discover::{Discovered, ScanEvent};
 use crate::http::paging::PageTokens;
@@ -34,6 +35,8 @@ pub struct Lister {
     pub default_exclusions: bool,
     pub scope: String,
     pub page_size: u32,
+    /// What each `ReadResource` carries.
+    pub read_inputs: ReadInputs,
     /// Every namespace's name, listed once and only when a type needs listing per namespace.
     pub namespaces: OnceCell<Result<Vec<String>, String>>,
 }
@@ -208,6 +211,7 @@ impl Lister {
                     },
                     None => ScanEvent::Found(Discovered {
                         secret_outputs: secret_outputs(&target.group, &target.kind, &meta),
+                        read_inputs: read_inputs(self.read_inputs, target, &meta),
                         ..Discovered::new(&token, id, &cloud_type, &self.scope)
                     }),
                 };

@@ -28,6 +28,7 @@ pub mod exclusions;
 pub mod list;
 pub mod namespaces;
 pub mod options;
+pub mod read_path;
 pub mod retry_after;
 
 /// Types listed at once. The API server's priority-and-fairness limits apply per client.
@@ -43,6 +44,8 @@ pub struct KubernetesScanner {
     provider: ProviderSpec,
     default_exclusions: bool,
     page_size: u32,
+    /// What each `ReadResource` carries.
+    read_inputs: read_path::ReadInputs,
     /// Types the include/exclude filters rule out are not listed at all.
     filter: TypeFilter,
     /// The managed cluster we sign in to ourselves (`cluster_auth`), for messages.
@@ -125,6 +128,9 @@ impl KubernetesScanner {
         if let Some(text) = provider_kubeconfig {
             inputs.insert("kubeconfig".into(), json!(text));
         }
+        if let Some(settings) = options.client_settings.input() {
+            inputs.insert("kubeClientSettings".into(), settings);
+        }
         let provider = ProviderSpec {
             package: Cloud::Kubernetes.package().into(),
             name: format!("kubernetes-{}", name_for(&context, &context)),
@@ -138,6 +144,7 @@ impl KubernetesScanner {
             provider,
             default_exclusions: options.default_exclusions,
             page_size: options.page_size,
+            read_inputs: options.read_inputs,
             filter: options.filter.clone(),
             signed_in,
             note,
@@ -370,6 +377,7 @@ impl KubernetesScanner {
             default_exclusions: self.default_exclusions,
             scope: self.context.clone(),
             page_size: self.page_size,
+            read_inputs: self.read_inputs,
             namespaces: Default::default(),
         };
         // Listing a type only to drop everything it holds would cost API calls for nothing.
