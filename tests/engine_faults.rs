@@ -116,7 +116,8 @@ async fn the_engine_cancelling_the_update_ends_the_run() {
         ..Default::default()
     })
     .await;
-    let run = run_against(&kube, &monitor, &[]).await;
+    // Three workers, whatever the engine's parallelism: the bound on reads racing the cancel.
+    let run = run_against(&kube, &monitor, &[("PULUMI_CLOUD_IMPORT_WORKERS", "3")]).await;
     assert_eq!(run.code, Some(32), "stderr: {}", run.stderr);
     assert!(run.took < Duration::from_secs(20), "took {:?}", run.took);
 
@@ -247,4 +248,51 @@ async fn a_listing_task_that_panics_makes_the_scan_incomplete() {
             .any(|e| e.contains("discovery was incomplete") && e.contains("panicked")),
         "{errors:?}"
     );
+}
+
+/// A read the engine never answers (its provider's API call hangs) is given up after `readTimeout`:
+/// counted as failed with the reason, its worker freed, and every other object still read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_never_answers_times_out_and_the_run_goes_on() {
+    let kube = FakeKube::start(big_cluster(10)).await;
+    let monitor = FakeMonitor::start(MonitorOptions {
+        stalled_ids: ["team-3/cm-00003".to_string()].into(),
+        ..Default::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
+    let mut env = host_env(
+        &monitor,
+        &[
+            ("cloud", "kubernetes"),
+            ("readTimeout", "2s"),
+            ("workers", "1"),
+        ],
+    );
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    let started = Instant::now();
+    let out = program::run(&[], &env, home.path()).await;
+    let took = started.elapsed();
+    // One worker: a stalled read that held it would stop everything behind it.
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+    assert!(took >= Duration::from_secs(2), "took {took:?}");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let outputs = monitor
+        .record()
+        .calls
+        .iter()
+        .find_map(|c| match c {
+            Call::Outputs(o) => o.outputs.clone(),
+            _ => None,
+        })
+        .expect("stack outputs");
+    let outputs = support::checks::to_json(&outputs);
+    assert_eq!(
+        (&outputs["discovered"], &outputs["read"], &outputs["failed"]),
+        (&20.0.into(), &19.0.into(), &1.0.into()),
+        "{outputs}"
+    );
+    let reasons = &outputs["types"]["kubernetes:core/v1:ConfigMap"]["reasons"];
+    assert_eq!(reasons["timed out after 2 s"], 1.0, "{outputs}");
 }

@@ -402,7 +402,12 @@ fn same_outputs_as_the_original_path(ws: &Workspace) {
         let o = &original[key];
         assert_eq!(name(f), name(o), "{key:?}: the same resource name");
         assert_eq!(f["external"], o["external"], "{key:?}");
-        assert_eq!(o["inputs"], serde_json::json!({}), "{key:?}");
+        // The export leaves empty inputs out.
+        assert!(
+            o["inputs"].as_object().is_none_or(|m| m.is_empty()),
+            "{key:?}: {}",
+            o["inputs"]
+        );
         let (fo, oo) = (comparable(f), comparable(o));
         for field in fo
             .as_object()

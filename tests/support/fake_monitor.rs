@@ -53,6 +53,9 @@ pub struct MonitorOptions {
     pub latency: Duration,
     /// Ids whose provider read fails.
     pub failing_ids: HashSet<String>,
+    /// Ids whose provider read never answers: a provider whose API call hangs (pulumi-kubernetes
+    /// sets no client timeout of its own), so the engine's step never ends until the update does.
+    pub stalled_ids: HashSet<String>,
     /// Answer UNIMPLEMENTED to SignalAndWaitForShutdown, like engines before 3.180.
     pub old_engine: bool,
     /// Keep every request (tests); benchmarks turn it off so the fake's memory stays small.
@@ -73,6 +76,7 @@ impl Default for MonitorOptions {
             parallel: 16,
             latency: Duration::from_millis(5),
             failing_ids: HashSet::new(),
+            stalled_ids: HashSet::new(),
             old_engine: false,
             record_calls: true,
             preview: false,
@@ -451,6 +455,9 @@ impl ResourceMonitor for Svc {
             let ran = async {
                 let _slot = self.0.slots.acquire().await.unwrap();
                 tokio::time::sleep(self.0.opts.latency).await;
+                if self.0.opts.stalled_ids.contains(&req.id) {
+                    std::future::pending::<()>().await;
+                }
             };
             tokio::select! {
                 _ = self.0.ended.cancelled() => return Err(unavailable()),
