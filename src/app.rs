@@ -261,11 +261,6 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         return if engine_mode { EXIT_BAIL } else { EXIT_FAILED };
     }
     if !summary.is_complete() {
-        let missed: Vec<String> = summary
-            .incomplete
-            .iter()
-            .map(|(w, r)| format!("{w} ({r})"))
-            .collect();
         let consequence = if engine_mode {
             "the update is marked failed so that the stack keeps the resources read earlier"
         } else {
@@ -274,7 +269,7 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         reporter
             .error(&format!(
                 "discovery was incomplete, {consequence}; not listed: {}",
-                missed.join("; ")
+                not_listed(&summary.incomplete, engine_mode)
             ))
             .await;
         return EXIT_BAIL;
@@ -283,6 +278,43 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         reporter.info(&format!("wrote {}", out.display())).await;
     }
     EXIT_OK
+}
+
+/// An ERROR line's share for what was not listed: one gap with its reason, several with theirs
+/// while that stays short, else their names alone, and past that a count; the summary holds every
+/// reason.
+fn not_listed(incomplete: &[(String, String)], engine_mode: bool) -> String {
+    const BUDGET: usize = 400;
+    let full: Vec<String> = incomplete
+        .iter()
+        .map(|(w, r)| format!("{w} ({r})"))
+        .collect();
+    let full = full.join("; ");
+    // One gap keeps its whole reason: it is what the user has to act on.
+    if full.len() <= BUDGET || incomplete.len() == 1 {
+        return full;
+    }
+    let mut line = String::new();
+    let mut shown = 0;
+    for (what, _) in incomplete {
+        if line.len() + what.len() > BUDGET {
+            break;
+        }
+        if shown > 0 {
+            line.push_str("; ");
+        }
+        line.push_str(what);
+        shown += 1;
+    }
+    if shown < incomplete.len() {
+        line.push_str(&format!("; and {} more", incomplete.len() - shown));
+    }
+    let detail = if engine_mode {
+        "`pulumi stack output incomplete`"
+    } else {
+        "the warnings above"
+    };
+    format!("{line} (the reasons: {detail})")
 }
 
 fn final_line(settings: &Settings, summary: &Summary) -> String {
@@ -315,4 +347,35 @@ fn final_line(settings: &Settings, summary: &Summary) -> String {
         ));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_line_stays_short_however_much_was_not_listed() {
+        let one = vec![(
+            "kubernetes v1/Secret".to_string(),
+            "access denied (403)".to_string(),
+        )];
+        assert_eq!(
+            not_listed(&one, true),
+            "kubernetes v1/Secret (access denied (403))"
+        );
+        let many: Vec<(String, String)> = (0..60)
+            .map(|i| (format!("AWS::Service{i:02}::Thing"), "x".repeat(200)))
+            .collect();
+        let line = not_listed(&many, true);
+        assert!(line.len() < 520, "{} chars: {line}", line.len());
+        assert!(
+            line.starts_with("AWS::Service00::Thing; AWS::Service01::Thing"),
+            "{line}"
+        );
+        assert!(
+            line.contains(" more (the reasons: `pulumi stack output incomplete`)"),
+            "{line}"
+        );
+        assert!(!line.contains("xxx"), "{line}");
+    }
 }

@@ -10,6 +10,7 @@ pub mod clouds;
 pub mod discover;
 pub mod filter;
 pub mod fleet;
+pub mod held;
 pub mod http;
 pub mod input_error;
 pub mod langhost;

@@ -112,8 +112,10 @@ impl Pipeline {
     ) -> Ran {
         let halt = self.sink.halt();
         let mut events = Some(events);
+        let mut summary = Summary::new();
+        summary.previous = self.sink.previous();
         let mut books = Books {
-            summary: Summary::new(),
+            summary,
             namer: Namer::new(),
             parents: HashMap::new(),
             tasks: JoinSet::new(),
@@ -219,14 +221,39 @@ impl Pipeline {
                 summary.types_skipped.push((cloud_type, reason));
                 return;
             }
-            ScanEvent::NamespacesSkipped {
+            ScanEvent::Denied {
                 cloud_type,
                 namespaces,
                 reason,
             } => {
-                summary
-                    .namespaces_skipped
-                    .push((cloud_type, namespaces, reason));
+                let what = match &namespaces {
+                    None => cloud_type.clone(),
+                    Some(ns) => format!(
+                        "{cloud_type} in {} namespace(s) ({})",
+                        ns.len(),
+                        ns.join(", ")
+                    ),
+                };
+                let must_fail = summary
+                    .previous
+                    .must_fail(&cloud_type, namespaces.as_deref());
+                match (must_fail, namespaces) {
+                    // Succeeding would drop what an earlier run read (or might): the run must fail.
+                    (Some(why), ns) => {
+                        if let Some(ns) = ns {
+                            let entry = (cloud_type, ns, reason.clone());
+                            summary.namespaces_skipped.push(entry);
+                        }
+                        let reason = format!("{reason}; {why}");
+                        self.reporter
+                            .warn(&format!("could not list {what}: {reason}"))
+                            .await;
+                        summary.incomplete.push((what, reason));
+                    }
+                    // Nothing of it is in the stack: named in the summary, and the run goes on.
+                    (None, Some(ns)) => summary.namespaces_skipped.push((cloud_type, ns, reason)),
+                    (None, None) => summary.types_skipped.push((cloud_type, reason)),
+                }
                 return;
             }
             ScanEvent::Incomplete { what, reason } => {
@@ -260,6 +287,9 @@ impl Pipeline {
             summary.ended(&d.token, End::Skipped, Some(reason));
             return;
         }
+        // Remembered as held whether its read succeeds or not: over-counting only makes a later
+        // run stricter.
+        summary.held.insert(&d.cloud_type, d.namespace.as_deref());
         let name = match books.namer.name(&d) {
             Ok(n) => n,
             Err(Unnamed::Duplicate) => {

@@ -3,6 +3,8 @@
 //! resource lands in exactly one of read/failed/skipped, so the counts add up.
 
 use std::collections::BTreeMap;
+
+use crate::held::{Held, Previous};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -48,6 +50,10 @@ pub struct Summary {
     pub incomplete: Vec<(String, String)>,
     /// Children read under the stack because their parent's read failed or was not attempted.
     pub parent_fallbacks: u64,
+    /// Every cloud type (and namespace) this run sent to be read.
+    pub held: Held,
+    /// What the stack held before the run.
+    pub previous: Previous,
 }
 
 /// `aws-native:eks:Cluster`, `azure-native:containerservice:ManagedCluster` (any API version).
@@ -72,6 +78,8 @@ impl Summary {
             namespaces_skipped: Vec::new(),
             incomplete: Vec::new(),
             parent_fallbacks: 0,
+            held: Held::default(),
+            previous: Previous::Unknown("not read yet".into()),
         }
     }
 
@@ -164,7 +172,7 @@ impl Summary {
     /// The stack outputs: totals, duration, per-type counts and what was not listed.
     pub fn to_json(&self) -> Value {
         let t = self.totals();
-        json!({
+        let mut out = json!({
             "discovered": t.discovered,
             "read": t.read,
             "failed": t.failed,
@@ -180,7 +188,10 @@ impl Summary {
                 .collect::<Vec<_>>(),
             "incomplete": self.incomplete.iter()
                 .map(|(w, r)| json!({"what": w, "reason": r})).collect::<Vec<_>>(),
-        })
+        });
+        let held = self.held.after_run(self.is_complete(), &self.previous);
+        out[crate::held::OUTPUT] = held.to_json();
+        out
     }
 }
 

@@ -45,6 +45,8 @@ async fn scanner(fake: &FakeAws, region: &str, options: AwsOptions) -> AwsScanne
 struct Report {
     found: Vec<(String, String, String)>,
     skipped_types: BTreeMap<String, String>,
+    /// Types the credentials may not list (a gap only where the stack holds some).
+    denied: BTreeMap<String, String>,
     incomplete: Vec<(String, String)>,
     scopes: BTreeSet<String>,
 }
@@ -74,9 +76,12 @@ async fn run(s: AwsScanner) -> Report {
                 );
             }
             ScanEvent::Incomplete { what, reason } => r.incomplete.push((what, reason)),
-            ScanEvent::Skipped { .. }
-            | ScanEvent::Progress(_)
-            | ScanEvent::NamespacesSkipped { .. } => {}
+            ScanEvent::Denied {
+                cloud_type, reason, ..
+            } => {
+                r.denied.insert(cloud_type, reason);
+            }
+            ScanEvent::Skipped { .. } | ScanEvent::Progress(_) => {}
         }
     }
     r
@@ -216,19 +221,20 @@ async fn lists_every_type_through_pages_and_fans_out_children_once() {
     }
     assert_eq!(r.scopes, BTreeSet::from(["default/us-west-2".to_string()]));
 
-    // Skipped with reasons: no list handler, denied, unresolvable fan-out, global elsewhere.
+    // Skipped with reasons: no list handler, unresolvable fan-out, global elsewhere; and denied.
     let skipped: BTreeSet<&str> = r.skipped_types.keys().map(String::as_str).collect();
     assert_eq!(
         skipped,
         BTreeSet::from([
             "AWS::Lambda::Permission",
-            "AWS::Athena::WorkGroup",
             "AWS::AmplifyUIBuilder::Component",
             "AWS::IAM::Role",
         ])
     );
     assert!(r.skipped_types["AWS::Lambda::Permission"].contains("UnsupportedActionException"));
-    assert!(r.skipped_types["AWS::Athena::WorkGroup"].contains("access denied"));
+    let denied: Vec<&str> = r.denied.keys().map(String::as_str).collect();
+    assert_eq!(denied, ["AWS::Athena::WorkGroup"]);
+    assert!(r.denied["AWS::Athena::WorkGroup"].contains("access denied"));
     assert!(r.skipped_types["AWS::AmplifyUIBuilder::Component"].contains("AppId, EnvironmentName"));
     assert!(r.skipped_types["AWS::IAM::Role"].contains("us-east-1"));
 

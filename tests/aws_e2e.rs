@@ -18,7 +18,7 @@ use support::checks::{
     self, assert_counts_add_up, assert_ended_with_shutdown, bool_field, check_import_file, logs,
     string_field, EngineRun,
 };
-use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
+use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, PreviousStack};
 use support::program::{self, host_env};
 
 /// The aws-native version this release pins (`Cloud::Aws.pinned_version`).
@@ -427,4 +427,68 @@ async fn import_mode_writes_the_provider_first_and_every_resource_by_reference()
     assert_eq!(file.provider["inputs"]["region"], "us-east-1");
     let got = file.keys;
     assert_eq!(got, expected(&acct, "us-east-1"));
+}
+
+/// A type the role may not list fails the update only when the stack holds some of it: a
+/// read-only role that never could list a type runs clean (with a warning naming it), a role
+/// narrowed after a run that read the type fails, and the stack keeps what it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_type_fails_the_update_only_when_the_stack_holds_some_of_it() {
+    let mut acct = Account::default();
+    acct.add(FakeType::new("AWS::EC2::VPC").with_resources("VpcId", "vpc", 2));
+    let mut denied = FakeType::new("AWS::Athena::WorkGroup").with_resources("Name", "wg", 2);
+    denied.access_denied = true;
+    acct.add(denied);
+    let fake = FakeAws::start(acct, 1000.0).await;
+    let home = tempfile::tempdir().unwrap();
+    let run = |previous: PreviousStack| {
+        let fake = &fake;
+        let home = home.path().to_path_buf();
+        async move {
+            let monitor = FakeMonitor::start(MonitorOptions {
+                previous,
+                ..Default::default()
+            })
+            .await;
+            let mut env = host_env(&monitor, &[("cloud", "aws")]);
+            env.extend(aws_env(fake, "us-west-2"));
+            let out = program::run(&[], &env, &home).await;
+            (monitor, out)
+        }
+    };
+
+    let (monitor, out) = run(PreviousStack::New).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let warnings = logs(&monitor, 2);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("AWS::Athena::WorkGroup") && w.contains("access denied")),
+        "{warnings:?}"
+    );
+    let run1 = check_engine_run(&monitor, "us-west-2");
+    let held = checks::to_json(&run1.outputs)["held"].clone();
+    assert_eq!(held, serde_json::json!({"AWS::EC2::VPC": []}));
+
+    let before = serde_json::json!({"held": {"AWS::EC2::VPC": [], "AWS::Athena::WorkGroup": []}});
+    let (monitor, out) = run(PreviousStack::Outputs(before.clone())).await;
+    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    let errors = logs(&monitor, 3);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("AWS::Athena::WorkGroup") && e.contains("the stack holds")),
+        "{errors:?}"
+    );
+    assert!(
+        !monitor
+            .record()
+            .calls
+            .iter()
+            .any(|c| matches!(c, Call::Shutdown)),
+        "must not let the engine discard state"
+    );
+    // The failed update's outputs still say the stack holds them, for the next run.
+    let outputs = monitor.outputs().pop().expect("outputs").outputs.unwrap();
+    assert_eq!(checks::to_json(&outputs)["held"], before["held"]);
 }

@@ -257,7 +257,7 @@ async fn a_page_failing_after_retries_makes_the_scan_incomplete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn child_lists_that_fail_are_incomplete_and_forbidden_ones_skipped() {
+async fn child_lists_that_fail_are_incomplete_and_forbidden_ones_denied() {
     let (mut arm, ids) = estate();
     arm.fail_paths = vec![format!("{}/subnets", ids["vnet"]).to_ascii_lowercase()];
     arm.forbid_paths = vec![format!("{}/securityrules", ids["nsg"]).to_ascii_lowercase()];
@@ -273,8 +273,9 @@ async fn child_lists_that_fail_are_incomplete_and_forbidden_ones_skipped() {
         .collect();
     assert_eq!(incomplete.len(), 1, "{incomplete:?}");
     assert!(incomplete[0].contains("subnets") && incomplete[0].contains(&ids["vnet"]));
+    // A refusal is a gap wherever the stack holds the type (the pipeline decides, see `held`).
     assert!(events.iter().any(|e| matches!(e,
-        ScanEvent::TypeSkipped { cloud_type, reason }
+        ScanEvent::Denied { cloud_type, reason, namespaces: None }
             if cloud_type.ends_with("securityRules") && reason.contains("403"))));
     let found = found(&events);
     assert!(found.iter().any(|d| d.id == ids["vnet"]));

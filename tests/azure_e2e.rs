@@ -16,7 +16,7 @@ use fake_azure::{estate, secret_env, start_estate, tls, Fakes, SUB};
 use prost_types::value::Kind;
 use prost_types::Struct;
 use support::checks::{assert_ended_with_shutdown, check_import_file};
-use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
+use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, PreviousStack};
 use support::program::{self, host_env};
 
 /// The azure-native version this release pins (`Cloud::Azure.pinned_version`).
@@ -657,4 +657,43 @@ async fn without_a_schema_the_run_warns_how_to_get_the_exact_mapping() {
     assert!(reads(&rec.calls)
         .iter()
         .any(|(_, r, _)| r.r#type == RG_TOKEN));
+}
+
+/// A child type the role may not read (403 on its list under a parent) fails the update only when
+/// the stack holds resources of it; otherwise it is named in a warning and the run succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_child_type_fails_the_update_only_when_the_stack_holds_some_of_it() {
+    const SUBNETS: &str = "Microsoft.Network/virtualNetworks/subnets";
+    let (mut arm, ids) = estate();
+    arm.forbid_paths = vec![format!("{}/subnets", ids["vnet"]).to_ascii_lowercase()];
+    let fakes = start_estate(arm).await;
+    let home = tempfile::tempdir().unwrap();
+    for (previous, code) in [
+        (PreviousStack::New, 0),
+        (
+            PreviousStack::Outputs(serde_json::json!({"held": {SUBNETS: []}})),
+            32,
+        ),
+    ] {
+        let monitor = FakeMonitor::start(MonitorOptions {
+            previous,
+            ..Default::default()
+        })
+        .await;
+        let env = engine_env(&monitor, &fakes, "westus2");
+        let out = program::run(&[], &env, home.path()).await;
+        assert_eq!(out.code, Some(code), "stderr: {}", out.stderr);
+        let rec = monitor.record();
+        let severity = if code == 0 { 2 } else { 3 };
+        let lines = logs(&rec.calls, severity);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(SUBNETS) && l.contains("403")),
+            "{lines:?}"
+        );
+        assert!(reads(&rec.calls)
+            .iter()
+            .any(|(_, r, _)| r.id == ids["vnet"]));
+    }
 }

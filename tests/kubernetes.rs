@@ -11,7 +11,7 @@ use support::checks::{
     assert_ended_with_shutdown, check_engine_run, check_import_file, string_field, to_json,
 };
 use support::fake_kube::{FakeKube, FakeObject, FakeType, KubeOptions, SECRET_DATA};
-use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, UNKNOWN_ID};
+use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, PreviousStack, UNKNOWN_ID};
 use support::program::{self, host_env};
 
 const ALL: &[&str] = &[
@@ -310,9 +310,15 @@ async fn pulumi_up_reads_every_object_once_with_bounded_concurrency() {
 /// Runs the program under the fake engine against `opts`, expecting an incomplete scan: exit 32, no
 /// shutdown signal (so the engine keeps earlier state), everything else still read. Returns the
 /// ERROR lines the engine got.
-async fn run_incomplete(opts: KubeOptions) -> Vec<String> {
+/// Runs into a stack that already holds objects of `held_type` (and of every fixture type), so that
+/// a refusal to list it is a gap, not a type the stack never had.
+async fn run_incomplete(opts: KubeOptions, held_type: &str) -> Vec<String> {
     let kube = FakeKube::start(opts).await;
-    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let monitor = FakeMonitor::start(MonitorOptions {
+        previous: PreviousStack::Outputs(serde_json::json!({"held": {held_type: []}})),
+        ..Default::default()
+    })
+    .await;
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
     let mut env = host_env(&monitor, &[("cloud", "kubernetes")]);
@@ -342,7 +348,7 @@ async fn run_incomplete(opts: KubeOptions) -> Vec<String> {
 async fn failed_listing_exits_32_without_signalling_shutdown() {
     let mut opts = cluster();
     opts.broken.insert("deployments");
-    let errors = run_incomplete(opts).await;
+    let errors = run_incomplete(opts, "apps/v1/Deployment").await;
     assert!(
         errors.iter().any(|e| e.contains("apps/v1/Deployment")),
         "{errors:?}"
@@ -355,7 +361,7 @@ async fn failed_listing_exits_32_without_signalling_shutdown() {
 async fn a_forbidden_type_makes_the_scan_incomplete() {
     let mut opts = cluster();
     opts.forbidden.insert("clusterroles");
-    let errors = run_incomplete(opts).await;
+    let errors = run_incomplete(opts, "rbac.authorization.k8s.io/v1/ClusterRole").await;
     assert!(
         errors
             .iter()

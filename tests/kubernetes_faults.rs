@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use support::checks::assert_counts_add_up;
 use support::fake_kube::{FakeKube, FakeObject, FakeType, KubeOptions};
-use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions};
+use support::fake_monitor::{number, Call, FakeMonitor, MonitorOptions, PreviousStack};
 use support::program::{self, host_env};
 
 const VERBS: &[&str] = &["get", "list", "watch"];
@@ -98,7 +98,14 @@ async fn rbac_per_namespace_imports_what_is_allowed_and_names_the_rest() {
     opts.allowed_namespaces
         .insert("deployments", ["team-a", "team-c"].into_iter().collect());
     let kube = FakeKube::start(opts).await;
-    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    // An earlier run read team-b's Deployments (before a RoleBinding was removed).
+    let monitor = FakeMonitor::start(MonitorOptions {
+        previous: PreviousStack::Outputs(
+            serde_json::json!({"held": {"apps/v1/Deployment": ["team-a", "team-b", "team-c"]}}),
+        ),
+        ..Default::default()
+    })
+    .await;
     let out = run(&kube, &monitor).await;
     // A namespace the credentials may not list is a gap like a type-wide 403: what is allowed is
     // read, and the run is incomplete so that the engine keeps the rest from earlier runs.
@@ -147,7 +154,12 @@ async fn rbac_forbidding_every_namespace_makes_the_scan_incomplete() {
     opts.allowed_namespaces
         .insert("deployments", HashSet::new());
     let kube = FakeKube::start(opts).await;
-    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    // The stack holds Deployments from before the identity lost them.
+    let monitor = FakeMonitor::start(MonitorOptions {
+        previous: PreviousStack::Outputs(serde_json::json!({"held": {"apps/v1/Deployment": []}})),
+        ..Default::default()
+    })
+    .await;
     let out = run(&kube, &monitor).await;
     assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
     assert!(read_ids(&monitor, "kubernetes:apps/v1:Deployment").is_empty());
@@ -225,4 +237,110 @@ async fn a_500_is_reported_as_one_clean_line() {
             "a debug dump reached the logs: {msg}"
         );
     }
+}
+
+/// Runs against a fake engine whose stack held `previous` before this run.
+async fn run_after(kube: &FakeKube, previous: PreviousStack) -> (Ran, FakeMonitor) {
+    let monitor = FakeMonitor::start(MonitorOptions {
+        previous,
+        ..Default::default()
+    })
+    .await;
+    let out = run(kube, &monitor).await;
+    (out, monitor)
+}
+
+fn held_output(monitor: &FakeMonitor) -> serde_json::Value {
+    let outputs = monitor.outputs().pop().expect("outputs").outputs.unwrap();
+    support::checks::to_json(&outputs)["held"].clone()
+}
+
+fn errors(monitor: &FakeMonitor) -> Vec<String> {
+    monitor
+        .logs()
+        .into_iter()
+        .filter(|l| l.severity == 3)
+        .map(|l| l.message)
+        .collect()
+}
+
+/// A type the scanning identity may not list, and that the stack never held (a first run into a new
+/// stack, or every run since), is a warning: the run succeeds and reads everything else. Once the
+/// stack holds some of it, the same refusal fails the run so that the engine keeps them; and a
+/// failed run still says what the stack holds, so the next one fails too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_type_fails_the_run_only_when_the_stack_holds_some_of_it() {
+    let mut opts = cluster();
+    opts.forbidden.insert("namespaces");
+    let kube = FakeKube::start(opts).await;
+    const ROLE: &str = "v1/Namespace";
+
+    // A new stack.
+    let (out, monitor) = run_after(&kube, PreviousStack::New).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let w = warnings(&monitor);
+    assert!(
+        w.iter().any(|w| w.contains(ROLE) && w.contains("403")),
+        "{w:?}"
+    );
+    let held = held_output(&monitor);
+    assert!(held.get(ROLE).is_none(), "{held}");
+    assert!(held.get("v1/ConfigMap").is_some(), "{held}");
+    assert!(read_ids(&monitor, "kubernetes:core/v1:ConfigMap").len() == 3);
+
+    // The stack held ClusterRoles from an earlier run.
+    let mut before = held.clone();
+    before[ROLE] = serde_json::json!([]);
+    let previous = PreviousStack::Outputs(serde_json::json!({"read": 9, "held": before}));
+    let (out, monitor) = run_after(&kube, previous).await;
+    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    let e = errors(&monitor);
+    assert!(
+        e.iter()
+            .any(|e| e.contains(ROLE) && e.contains("the stack holds")),
+        "{e:?}"
+    );
+    // The failed run's outputs still name them, for the run after it.
+    assert_eq!(held_output(&monitor)[ROLE], serde_json::json!([]));
+
+    // Outputs of an older version (no `held`) and outputs that cannot be read: strict.
+    for previous in [
+        PreviousStack::Outputs(serde_json::json!({"read": 9})),
+        PreviousStack::Unreadable,
+    ] {
+        let (out, _) = run_after(&kube, previous).await;
+        assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    }
+}
+
+/// Namespace by namespace: a namespace the identity could never list does not fail every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_namespace_counts_only_if_the_stack_holds_objects_there() {
+    let mut opts = cluster();
+    opts.allowed_namespaces
+        .insert("deployments", ["team-a", "team-c"].into_iter().collect());
+    let kube = FakeKube::start(opts).await;
+    let held = |ns: &[&str]| {
+        PreviousStack::Outputs(serde_json::json!({"held": {"apps/v1/Deployment": ns}}))
+    };
+    let (out, monitor) = run_after(&kube, held(&["team-a", "team-c"])).await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let w = warnings(&monitor);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("apps/v1/Deployment") && w.contains("team-b")),
+        "{w:?}"
+    );
+    assert_eq!(
+        held_output(&monitor)["apps/v1/Deployment"],
+        serde_json::json!(["team-a", "team-c"])
+    );
+    let (out, monitor) = run_after(&kube, held(&["team-b"])).await;
+    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    let e = errors(&monitor);
+    assert!(
+        e.iter()
+            .any(|e| e.contains("team-b") && e.contains("the stack holds")),
+        "{e:?}"
+    );
 }

@@ -294,8 +294,8 @@ fn outcome(events: Vec<ScanEvent>) -> Outcome {
             ScanEvent::TypeSkipped { cloud_type, reason } => {
                 panic!("unexpected TypeSkipped {cloud_type}: {reason}")
             }
-            ScanEvent::NamespacesSkipped { cloud_type, .. } => {
-                panic!("unexpected NamespacesSkipped {cloud_type}")
+            ScanEvent::Denied { cloud_type, .. } => {
+                panic!("unexpected Denied {cloud_type}")
             }
             ScanEvent::Progress(_) => {}
         }

@@ -10,7 +10,6 @@
 mod real_support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -517,6 +516,66 @@ fn incomplete_listing_keeps_state(ws: &Workspace, cluster: &Cluster) {
             "{key:?} was dropped by an incomplete run"
         );
     }
+    // The failed update's outputs still say the stack holds ConfigMaps, so the next run, with
+    // per-step checkpoints off this time, fails again instead of dropping them.
+    let out = up_with(ws, STACK, &[("PULUMI_SKIP_CHECKPOINTS", "true")]);
+    assert_ne!(
+        out.code,
+        Some(0),
+        "a second denied run must fail too:\n{}",
+        out.stdout
+    );
+    let again = by_key(&ws.export(STACK));
+    assert!(
+        before.keys().all(|k| again.contains_key(k)),
+        "kept after a second denied run"
+    );
+
+    // A new stack, whose identity never could list ConfigMaps: nothing of them to lose, so the run
+    // succeeds, says which type it could not list, and reads everything else.
+    for (stack, env) in [
+        ("fresh", vec![]),
+        ("fresh-skip", vec![("PULUMI_SKIP_CHECKPOINTS", "true")]),
+    ] {
+        ws.init_stack(stack);
+        let out = up_with(ws, stack, &env);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{stack}: a type the stack never held is a warning\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stdout.contains("v1/ConfigMap") && out.stdout.contains("403"),
+            "{stack}: the warning names the type:\n{}",
+            out.stdout
+        );
+        let fresh = by_key(&ws.export(stack));
+        assert!(!fresh
+            .keys()
+            .any(|(t, _)| t == "kubernetes:core/v1:ConfigMap"));
+        assert!(fresh.contains_key(&(
+            "kubernetes:apps/v1:Deployment".to_string(),
+            "team-a/web".to_string()
+        )));
+        let outputs = ws.outputs(stack);
+        assert!(outputs["held"].get("v1/ConfigMap").is_none(), "{outputs}");
+        assert!(
+            outputs["held"]["apps/v1/Deployment"].is_array(),
+            "{outputs}"
+        );
+        ws.run(&[
+            "stack",
+            "rm",
+            "--yes",
+            "--force",
+            "--stack",
+            stack,
+            "--non-interactive",
+        ])
+        .ok("pulumi stack rm");
+    }
     // Give the permission back for the stages that follow.
     cluster.apply(&real_support::script("fixture").join("reader.yaml"));
     wait_until(|| reader_may_list_configmaps(cluster));
@@ -567,56 +626,34 @@ fn wait_until(mut done: impl FnMut() -> bool) {
 /// held before is still there.
 fn interrupt_keeps_state(ws: &Workspace) {
     let before = by_key(&ws.export(STACK));
-    // One read at a time, so the interrupt lands mid-reads.
-    ws.config_set(STACK, "pulumi-cloud-import:workers", "1");
-    let mut child = ws.spawn(&[
-        "up",
-        "--stack",
-        STACK,
-        "--skip-preview",
-        "--show-reads",
-        "--continue-on-error",
-        "--yes",
-        "--non-interactive",
-    ]);
-    let stdout = child.stdout.take().unwrap();
-    let mut rows = 0;
-    let mut seen = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if line.contains("kubernetes:") && line.contains("read") {
-            rows += 1;
-        }
-        seen.push(line);
-        if rows == 5 {
-            unsafe_sigint(child.id());
-            break;
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    let rest = String::from_utf8_lossy(&out.stdout);
+    let out = real_support::interrupt::up_interrupted(ws, STACK, 5);
     assert_ne!(
-        out.status.code(),
+        out.code,
         Some(0),
-        "the interrupted update must not succeed:\n{}\n{rest}",
-        seen.join("\n")
+        "the interrupted update must not succeed:\n{}\n{}",
+        out.stdout,
+        out.stderr
     );
-    ws.run(&[
-        "config",
-        "rm",
-        "--stack",
-        STACK,
-        "pulumi-cloud-import:workers",
-    ])
-    .ok("pulumi config rm");
     let after = by_key(&ws.export(STACK));
     for key in before.keys() {
         assert!(after.contains_key(key), "{key:?} was lost to the interrupt");
     }
 }
 
-fn unsafe_sigint(pid: u32) {
-    Output::of(Command::new("kill").args(["-INT", &pid.to_string()])).ok("kill -INT");
+/// The README's command with extra environment.
+fn up_with(ws: &Workspace, stack: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = ws.command(&[
+        "up",
+        "--stack",
+        stack,
+        "--skip-preview",
+        "--show-reads",
+        "--continue-on-error",
+        "--yes",
+        "--non-interactive",
+    ]);
+    cmd.envs(env.iter().copied());
+    Output::of(&mut cmd)
 }
 
 /// Our program run directly (no Pulumi) against the cluster as the reader.

@@ -49,6 +49,9 @@ pub struct Discovered {
     /// object's identity here, which lets the provider read with one GET instead of importing it
     /// (see `clouds::kubernetes::read_path`). The `--import` and `--list` sinks ignore it.
     pub read_inputs: Map<String, Value>,
+    /// The Kubernetes namespace the object lives in: the unit RBAC grants `list` on, so what a run
+    /// read is remembered per namespace (see `held`). `None` elsewhere.
+    pub namespace: Option<String>,
 }
 
 impl Discovered {
@@ -69,6 +72,7 @@ impl Discovered {
             is_parent: false,
             secret_outputs: Vec::new(),
             read_inputs: Map::new(),
+            namespace: None,
         }
     }
 
@@ -105,14 +109,15 @@ pub enum ScanEvent {
     /// A whole type that is not listed, on purpose or by a permanent, expected condition (no list
     /// handler, not known to the installed provider, gone since discovery). Reported once as a
     /// warning; does not make the scan incomplete. A type the credentials may not list is
-    /// [`ScanEvent::Incomplete`] instead: its objects from an earlier run must not be dropped.
+    /// [`ScanEvent::Denied`] instead.
     TypeSkipped { cloud_type: String, reason: String },
-    /// A type listed in some namespaces and not in these (Kubernetes RBAC granted per namespace).
-    /// Named in the summary (`namespacesNotListed`); the scanner follows it with an
-    /// [`ScanEvent::Incomplete`] for the same gap.
-    NamespacesSkipped {
+    /// A type the credentials may not list: at all (`namespaces` None), or in these Kubernetes
+    /// namespaces (listed in the others). The pipeline decides what it means (see `held`): a gap
+    /// that makes the scan incomplete when the stack holds resources it would drop, a warning when
+    /// it never held any.
+    Denied {
         cloud_type: String,
-        namespaces: Vec<String>,
+        namespaces: Option<Vec<String>>,
         reason: String,
     },
     /// Listing failed after retries: resources may exist that were not reported. The run must not

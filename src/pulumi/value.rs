@@ -1,5 +1,5 @@
-//! JSON values to protobuf `Struct`s, the encoding Pulumi uses for resource properties. Numbers go
-//! as doubles, so callers send large integers as strings.
+//! JSON values to protobuf `Struct`s and back, the encoding Pulumi uses for resource properties.
+//! Numbers go as doubles, so callers send large integers as strings.
 
 use prost_types::{value::Kind, ListValue, Struct, Value};
 use serde_json::Value as Json;
@@ -24,9 +24,36 @@ pub fn to_value(v: &Json) -> Value {
     Value { kind: Some(kind) }
 }
 
+/// A `Struct` as a JSON object (the engine's answers: an invoke's return, outputs).
+pub fn from_struct(s: &Struct) -> Json {
+    Json::Object(
+        s.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), from_value(v)))
+            .collect(),
+    )
+}
+
+fn from_value(v: &Value) -> Json {
+    match v.kind.as_ref() {
+        None | Some(Kind::NullValue(_)) => Json::Null,
+        Some(Kind::BoolValue(b)) => Json::Bool(*b),
+        Some(Kind::NumberValue(n)) => serde_json::json!(n),
+        Some(Kind::StringValue(s)) => Json::String(s.clone()),
+        Some(Kind::ListValue(l)) => Json::Array(l.values.iter().map(from_value).collect()),
+        Some(Kind::StructValue(s)) => from_struct(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structs_read_back_as_the_json_they_were_made_from() {
+        let j = serde_json::json!({"held": {"v1/ConfigMap": ["a", "b"]}, "read": 3.0, "ok": true});
+        assert_eq!(from_struct(&to_struct(j.as_object().unwrap())), j);
+    }
 
     #[test]
     fn nested_values_round_trip_their_shape() {

@@ -13,11 +13,15 @@ use tonic::Code;
 use super::halt::Halt;
 use super::{Named, Outcome, Sink};
 use crate::discover::ProviderSpec;
+use crate::held::Previous;
 use crate::proto::Result as StepResult;
-use crate::proto::{ReadResourceRequest, RegisterResourceOutputsRequest, RegisterResourceRequest};
+use crate::proto::{
+    ReadResourceRequest, RegisterResourceOutputsRequest, RegisterResourceRequest,
+    ResourceInvokeRequest,
+};
 use crate::pulumi::client::Monitor;
 use crate::pulumi::env::PulumiEnv;
-use crate::pulumi::value::to_struct;
+use crate::pulumi::value::{from_struct, to_struct};
 use crate::summary::Summary;
 
 pub struct EngineSink {
@@ -28,6 +32,9 @@ pub struct EngineSink {
     dry_run: bool,
     /// A read not answered by then is counted as failed and its worker freed (`readTimeout`).
     read_timeout: Duration,
+    /// `<organization>/<project>/<stack>`: the stack whose earlier outputs say what it holds.
+    stack_ref: String,
+    previous: Previous,
     registered: OnceCell<Registered>,
 }
 
@@ -44,6 +51,13 @@ impl EngineSink {
             stack_name: env.stack_name(),
             dry_run: env.dry_run,
             read_timeout,
+            stack_ref: format!(
+                "{}/{}/{}",
+                env.organization.as_deref().unwrap_or("organization"),
+                env.project,
+                env.stack
+            ),
+            previous: Previous::Unknown("not read yet".into()),
             registered: OnceCell::new(),
         }
     }
@@ -67,6 +81,8 @@ impl EngineSink {
 #[async_trait]
 impl Sink for EngineSink {
     async fn start(&mut self, provider: &ProviderSpec) -> anyhow::Result<()> {
+        // Before anything of this update is registered, so the outputs are the last run's.
+        self.previous = self.read_previous().await;
         let mut monitor = self.monitor.clone();
         let stack = monitor
             .register_resource(RegisterResourceRequest {
@@ -186,6 +202,10 @@ impl Sink for EngineSink {
         self.halt.clone()
     }
 
+    fn previous(&self) -> Previous {
+        self.previous.clone()
+    }
+
     async fn finish(&self, summary: &Summary) -> anyhow::Result<()> {
         if self.halt.is_halted() {
             // The engine has ended the update: registering outputs would only fail (or be lost).
@@ -221,6 +241,43 @@ impl Sink for EngineSink {
                 "{}",
                 describe("SignalAndWaitForShutdown", &s)
             )),
+        }
+    }
+}
+
+impl EngineSink {
+    /// What the stack held, from its own outputs through the engine's builtin provider (what a
+    /// `StackReference` to itself reads, without adding a resource to the stack).
+    async fn read_previous(&self) -> Previous {
+        let mut monitor = self.monitor.clone();
+        let args = serde_json::json!({ "name": self.stack_ref });
+        let answer = monitor
+            .invoke(ResourceInvokeRequest {
+                tok: "pulumi:pulumi:readStackOutputs".into(),
+                args: Some(to_struct(args.as_object().expect("an object"))),
+                ..Default::default()
+            })
+            .await;
+        match answer {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                if !resp.failures.is_empty() {
+                    return Previous::Unknown("its earlier outputs could not be read".into());
+                }
+                let ret = resp.r#return.map(|r| from_struct(&r)).unwrap_or_default();
+                Previous::from_outputs(ret.get("outputs").unwrap_or(&serde_json::json!({})))
+            }
+            Err(status) => {
+                // The detail is for `--debug`; the reason that fails a run stays short.
+                tracing::debug!(
+                    "{}",
+                    describe(
+                        &format!("reading the outputs of stack {}", self.stack_ref),
+                        &status
+                    )
+                );
+                Previous::Unknown("its earlier outputs could not be read".into())
+            }
         }
     }
 }

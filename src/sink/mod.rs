@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use crate::discover::{Discovered, ProviderSpec};
+use crate::held::Previous;
 use crate::summary::Summary;
 
 pub mod engine;
@@ -47,6 +48,13 @@ pub trait Sink: Send + Sync {
     /// Sinks that cannot be ended from outside keep the default, which never fires.
     fn halt(&self) -> halt::Halt {
         halt::Halt::default()
+    }
+
+    /// What the destination held before this run, known once `start` has run. Only a stack holds
+    /// anything: the default is for outputs that are written whole (`--import`, `--list`), where
+    /// a type that could not be listed keeps making the run incomplete.
+    fn previous(&self) -> Previous {
+        Previous::Unknown("--import and --list cannot tell".into())
     }
 
     /// Completes the output. `summary.is_complete()` tells whether discovery missed anything.

@@ -7,7 +7,9 @@
 //! fails the test, so CI can never pass on a silent skip.
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod cluster;
+pub mod interrupt;
 pub mod oracle;
 pub mod pulumi;
 

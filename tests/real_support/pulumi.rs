@@ -1,14 +1,15 @@
 //! The stock Pulumi CLI in an isolated, offline workspace: its own `PULUMI_HOME` (plugin cache), a
-//! `file://` backend, a passphrase secrets provider, no update check and no plugin downloads. The
-//! project is a copy of this repository's `Pulumi.yaml`, unchanged, with `target/release` linked to
-//! the binaries cargo built for the test run, so the CLI finds our language host the way a user's
-//! clone does.
+//! `file://` backend (or one of `backends`), a passphrase secrets provider, no update check and no
+//! plugin downloads. The project is a copy of this repository's `Pulumi.yaml`, unchanged, with
+//! `target/release` linked to the binaries cargo built for the test run, so the CLI finds our
+//! language host the way a user's clone does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
+use super::backends::Backend;
 use super::{Output, Peers, LANGUAGE_HOST, ROOT};
 
 pub struct Workspace {
@@ -17,6 +18,9 @@ pub struct Workspace {
     pulumi: PathBuf,
     kubeconfig: PathBuf,
     provider_version: String,
+    /// PULUMI_BACKEND_URL, and what else the backend needs in the environment.
+    backend_url: String,
+    backend_env: Vec<(String, String)>,
 }
 
 impl Workspace {
@@ -24,6 +28,15 @@ impl Workspace {
     /// plugin cache as `pulumi plugin install --file` does it (the engine then finds version
     /// `peers.provider_version` there, as it would a downloaded plugin).
     pub fn new(peers: &Peers, kubeconfig: &Path) -> Workspace {
+        Workspace::create(peers, kubeconfig, None)
+    }
+
+    /// The same, keeping state in `backend` instead of the workspace's own directory.
+    pub fn with_backend(peers: &Peers, kubeconfig: &Path, backend: &Backend) -> Workspace {
+        Workspace::create(peers, kubeconfig, Some(backend))
+    }
+
+    fn create(peers: &Peers, kubeconfig: &Path, backend: Option<&Backend>) -> Workspace {
         let root = tempfile::Builder::new()
             .prefix("pci-real-pulumi")
             .tempdir()
@@ -43,6 +56,11 @@ impl Workspace {
             pulumi: peers.pulumi.clone(),
             kubeconfig: kubeconfig.to_path_buf(),
             provider_version: peers.provider_version.clone(),
+            backend_url: backend.map_or_else(
+                || format!("file://{}", root.path().join("state").display()),
+                Backend::url,
+            ),
+            backend_env: backend.map(Backend::env).unwrap_or_default(),
             root,
         };
         ws.run(&[
@@ -72,10 +90,8 @@ impl Workspace {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("PULUMI_HOME", self.root.path().join("pulumi-home"))
-            .env(
-                "PULUMI_BACKEND_URL",
-                format!("file://{}", self.root.path().join("state").display()),
-            )
+            .env("PULUMI_BACKEND_URL", &self.backend_url)
+            .envs(self.backend_env.iter().map(|(k, v)| (k, v)))
             .env("PULUMI_CONFIG_PASSPHRASE", "real-peers-test")
             .env("PULUMI_SKIP_UPDATE_CHECK", "true")
             .env("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
@@ -119,16 +135,7 @@ impl Workspace {
 
     /// The README's main command.
     pub fn up(&self, stack: &str) -> Output {
-        self.run(&[
-            "up",
-            "--stack",
-            stack,
-            "--skip-preview",
-            "--show-reads",
-            "--continue-on-error",
-            "--yes",
-            "--non-interactive",
-        ])
+        self.run(&up_args(stack))
     }
 
     /// `pulumi stack export` as JSON.
@@ -154,4 +161,18 @@ pub fn resources(export: &Value) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// The README's main command's arguments, made non-interactive.
+pub fn up_args(stack: &str) -> [&str; 8] {
+    [
+        "up",
+        "--stack",
+        stack,
+        "--skip-preview",
+        "--show-reads",
+        "--continue-on-error",
+        "--yes",
+        "--non-interactive",
+    ]
 }

@@ -27,10 +27,11 @@ use std::time::Duration;
 use cloud_import::proto::engine_server::{Engine, EngineServer};
 use cloud_import::proto::resource_monitor_server::{ResourceMonitor, ResourceMonitorServer};
 use cloud_import::proto::{
-    DeploymentInfo, GetRootResourceRequest, GetRootResourceResponse, LogRequest,
+    DeploymentInfo, GetRootResourceRequest, GetRootResourceResponse, InvokeResponse, LogRequest,
     ReadResourceRequest, ReadResourceResponse, RegisterResourceOutputsRequest,
-    RegisterResourceRequest, RegisterResourceResponse, SetRootResourceRequest,
-    SetRootResourceResponse, SupportsFeatureRequest, SupportsFeatureResponse,
+    RegisterResourceRequest, RegisterResourceResponse, ResourceInvokeRequest,
+    SetRootResourceRequest, SetRootResourceResponse, SupportsFeatureRequest,
+    SupportsFeatureResponse,
 };
 use prost_types::{value::Kind, Struct, Value};
 use tokio::net::TcpListener;
@@ -53,6 +54,8 @@ pub struct MonitorOptions {
     pub latency: Duration,
     /// Ids whose provider read fails.
     pub failing_ids: HashSet<String>,
+    /// What the builtin `pulumi:pulumi:readStackOutputs` answers for the stack itself.
+    pub previous: PreviousStack,
     /// Ids whose provider read never answers: a provider whose API call hangs (pulumi-kubernetes
     /// sets no client timeout of its own), so the engine's step never ends until the update does.
     pub stalled_ids: HashSet<String>,
@@ -77,6 +80,7 @@ impl Default for MonitorOptions {
             latency: Duration::from_millis(5),
             failing_ids: HashSet::new(),
             stalled_ids: HashSet::new(),
+            previous: PreviousStack::New,
             old_engine: false,
             record_calls: true,
             preview: false,
@@ -84,6 +88,19 @@ impl Default for MonitorOptions {
             die_after_reads: None,
         }
     }
+}
+
+/// The stack's own outputs as the engine's builtin provider reads them (`GetStackOutputs` of the
+/// backend).
+#[derive(Clone, Debug)]
+pub enum PreviousStack {
+    /// The invoke fails, as the real engine's does when its builtin provider has no backend client:
+    /// a gRPC error "invocation of ... returned an error: ...".
+    Unreadable,
+    /// A stack with no deployment yet: no outputs.
+    New,
+    /// The outputs the last update registered.
+    Outputs(serde_json::Value),
 }
 
 /// One call the fake saw, in arrival order.
@@ -525,6 +542,55 @@ impl ResourceMonitor for Svc {
         rec.reads_in_flight_at_shutdown = Some(self.0.in_flight.load(Ordering::SeqCst));
         rec.calls.push(Call::Shutdown);
         Ok(Response::new(()))
+    }
+
+    async fn invoke(
+        &self,
+        req: Request<ResourceInvokeRequest>,
+    ) -> Result<Response<InvokeResponse>, Status> {
+        self.refuse_after_end("Invoke")?;
+        let req = req.into_inner();
+        if req.tok != "pulumi:pulumi:readStackOutputs" {
+            return Err(Status::unknown(format!(
+                "invocation of {} returned an error: unrecognized function name: '{}'",
+                req.tok, req.tok
+            )));
+        }
+        let name = req
+            .args
+            .as_ref()
+            .and_then(|a| a.fields.get("name"))
+            .and_then(|v| match &v.kind {
+                Some(Kind::StringValue(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        // The builtin takes `organization/project/stack`.
+        let want = format!("organization/{}/{}", self.0.opts.project, self.0.opts.stack);
+        let acme = format!("acme/{}/{}", self.0.opts.project, self.0.opts.stack);
+        if name != want && name != acme {
+            return Err(Status::unknown(format!(
+                "invocation of {} returned an error: unknown stack {name:?}",
+                req.tok
+            )));
+        }
+        let outputs = match &self.0.opts.previous {
+            PreviousStack::Unreadable => {
+                return Err(Status::unknown(format!(
+                    "invocation of {} returned an error: no backend client is available",
+                    req.tok
+                )))
+            }
+            PreviousStack::New => serde_json::json!({}),
+            PreviousStack::Outputs(v) => v.clone(),
+        };
+        let ret = serde_json::json!({"name": name, "outputs": outputs, "secretOutputNames": []});
+        Ok(Response::new(InvokeResponse {
+            r#return: Some(cloud_import::pulumi::value::to_struct(
+                ret.as_object().unwrap(),
+            )),
+            failures: Vec::new(),
+        }))
     }
 
     async fn get_deployment_info(

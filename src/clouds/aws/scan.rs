@@ -44,6 +44,8 @@ pub struct ScanConfig {
 enum Final {
     Listed,
     Skipped(String),
+    /// The credentials may not list it: a gap only where the stack holds some of it (`held`).
+    Denied(String),
     Incomplete(String),
 }
 
@@ -106,6 +108,14 @@ impl Run {
             Final::Skipped(reason) => {
                 self.emit(ScanEvent::TypeSkipped {
                     cloud_type: type_name.to_string(),
+                    reason: reason.clone(),
+                })
+                .await;
+            }
+            Final::Denied(reason) => {
+                self.emit(ScanEvent::Denied {
+                    cloud_type: type_name.to_string(),
+                    namespaces: None,
                     reason: reason.clone(),
                 })
                 .await;
@@ -313,6 +323,10 @@ impl Run {
                         "its list handler needs values from {}, which was skipped: {r}",
                         plan.parent
                     )),
+                    Final::Denied(r) => Final::Denied(format!(
+                        "its list handler needs values from {}, which may not be listed: {r}",
+                        plan.parent
+                    )),
                     Final::Incomplete(_) => Final::Incomplete(format!(
                         "its list handler needs values from {}, whose listing is incomplete",
                         plan.parent
@@ -353,7 +367,7 @@ impl Run {
             }
             Class::AccessDenied => {
                 self.access_denied.fetch_add(1, Ordering::SeqCst);
-                Final::Skipped(format!("access denied ({call}): {e}"))
+                Final::Denied(format!("access denied ({call}): {e}"))
             }
             _ => Final::Incomplete(format!("{call} failed: {e}")),
         }

@@ -108,6 +108,7 @@ impl Ctx {
             is_parent: false,
             secret_outputs: Vec::new(),
             read_inputs: Default::default(),
+            namespace: None,
             token,
             id,
             cloud_type: arm_type,
@@ -186,6 +187,7 @@ impl Run {
                 is_parent: true,
                 secret_outputs: Vec::new(),
                 read_inputs: Default::default(),
+                namespace: None,
             };
             if !self.ctx.send(ScanEvent::Found(found)).await {
                 return None;
@@ -410,10 +412,16 @@ async fn list_children(
     }
 }
 
-/// A 4xx on a child list is a property of that parent (feature not enabled, no permission, the
-/// parent just deleted): the type is skipped there. Anything else outlived the retries.
+/// A 4xx on a child list is a property of that parent (feature not enabled, the parent just
+/// deleted): the type is skipped there, unless it is a refusal (401/403), which is a gap wherever
+/// the stack holds resources of the type (`held`). Anything else outlived the retries.
 fn child_failure(parent_id: &str, list: &ChildList, e: &ArmError) -> ScanEvent {
     match e.status() {
+        Some(401 | 403) => ScanEvent::Denied {
+            cloud_type: list.child_type.into(),
+            namespaces: None,
+            reason: format!("access denied under {parent_id}: {e}"),
+        },
         Some(s) if (400..500).contains(&s) && s != 429 => ScanEvent::TypeSkipped {
             cloud_type: list.child_type.into(),
             reason: format!("not listable under {parent_id}: {e}"),

@@ -212,6 +212,7 @@ impl Lister {
                     None => ScanEvent::Found(Discovered {
                         secret_outputs: secret_outputs(&target.group, &target.kind, &meta),
                         read_inputs: read_inputs(self.read_inputs, target, &meta),
+                        namespace: meta.namespace.clone().filter(|ns| !ns.is_empty()),
                         ..Discovered::new(&token, id, &cloud_type, &self.scope)
                     }),
                 };
@@ -232,21 +233,17 @@ impl Lister {
     }
 }
 
-/// The incomplete scan a 403 makes: names the type (and the namespaces) and the two ways out.
+/// What a 403 makes: a type (or namespaces of one) the credentials may not list, with the ways
+/// out. Whether that fails the run depends on what the stack holds (`held`).
 pub fn forbidden(cloud_type: &str, namespaces: Option<&[String]>, reason: String) -> ScanEvent {
-    let what = match namespaces {
-        None => format!("kubernetes {cloud_type}"),
-        Some(ns) => format!(
-            "kubernetes {cloud_type} in {} namespace(s) ({})",
-            ns.len(),
-            ns.join(", ")
-        ),
+    let way_out = match namespaces {
+        None => "grant `list` on it, or leave the type out with pulumi-cloud-import:exclude",
+        Some(_) => "grant `list` on it there, leave the type out with pulumi-cloud-import:exclude, or scan only the namespaces you may list with pulumi-cloud-import:namespaces",
     };
-    ScanEvent::Incomplete {
-        what,
-        reason: format!(
-            "{reason}; grant `list` on it, or leave the type out with pulumi-cloud-import:exclude"
-        ),
+    ScanEvent::Denied {
+        cloud_type: cloud_type.to_string(),
+        namespaces: namespaces.map(<[String]>::to_vec),
+        reason: format!("{reason}; {way_out}"),
     }
 }
 

@@ -1,8 +1,9 @@
 //! RBAC per namespace: a namespaced type whose cluster-wide list is forbidden (403) is listed
 //! namespace by namespace, since RoleBindings commonly grant `list` in some namespaces only. What is
-//! allowed is imported; the namespaces that stay forbidden are named for the type in the summary, and
-//! make the scan incomplete like a type-wide 403 (the README says why). When namespaces cannot be
-//! listed at all, or every namespace is forbidden too, the type is not listed: incomplete as well.
+//! allowed is imported; the namespaces that stay forbidden are reported like a type-wide 403, and
+//! fail the run only where the stack holds objects of the type from an earlier run (see `held`).
+//! When namespaces cannot be listed at all, or every namespace is forbidden too, the type is
+//! reported as not listed.
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -52,15 +53,9 @@ pub async fn list_each(
         let _ = tx.send(forbidden_event(&cloud_type, None, reason)).await;
     } else if !forbidden.is_empty() {
         let reason = "access denied (403) in these namespaces; listed in the others".to_string();
-        let gap = forbidden_event(&cloud_type, Some(&forbidden), reason.clone());
-        let event = ScanEvent::NamespacesSkipped {
-            cloud_type,
-            namespaces: forbidden,
-            reason,
-        };
-        if tx.send(event).await.is_ok() {
-            let _ = tx.send(gap).await;
-        }
+        let _ = tx
+            .send(forbidden_event(&cloud_type, Some(&forbidden), reason))
+            .await;
     }
 }
 

@@ -92,7 +92,7 @@ impl Run {
         {
             if *class == Class::AccessDenied {
                 self.access_denied.fetch_add(1, Ordering::SeqCst);
-                return Final::Skipped(format!("access denied (ListResources): {reason}"));
+                return Final::Denied(format!("access denied (ListResources): {reason}"));
             }
             return Final::Skipped(format!("not supported by Cloud Control here: {reason}"));
         }
