@@ -52,6 +52,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "defaultExclusions",
     "pageSize",
     "readInputs",
+    "namespaces",
+    "clusterScoped",
     // AWS and OCI.
     "region",
     "profile",

@@ -344,3 +344,63 @@ async fn a_forbidden_namespace_counts_only_if_the_stack_holds_objects_there() {
         "{e:?}"
     );
 }
+
+/// Credentials scoped to some namespaces: `namespaces` lists only those, so nothing is refused and
+/// nothing is tried elsewhere; cluster-scoped types are left out because `clusterScoped` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_namespaces_setting_lists_only_those_namespaces() {
+    let mut opts = cluster();
+    for plural in ["deployments", "configmaps"] {
+        opts.allowed_namespaces
+            .insert(plural, ["team-a", "team-c"].into_iter().collect());
+    }
+    opts.forbidden.insert("namespaces");
+    let kube = FakeKube::start(opts).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
+
+    // Without saying what happens to cluster-scoped types: bad input, before any call.
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let mut env = host_env(
+        &monitor,
+        &[("cloud", "kubernetes"), ("namespaces", "team-a,team-c")],
+    );
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("pulumi-cloud-import:namespaces")
+            && out.stderr.contains("pulumi-cloud-import:clusterScoped"),
+        "{}",
+        out.stderr
+    );
+    assert!(kube.record().requests.is_empty());
+
+    let monitor = FakeMonitor::start(MonitorOptions::default()).await;
+    let mut env = host_env(
+        &monitor,
+        &[
+            ("cloud", "kubernetes"),
+            ("namespaces", "team-a,team-c"),
+            ("clusterScoped", "false"),
+        ],
+    );
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    let out = program::run(&[], &env, home.path()).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let want: HashSet<String> = ["team-a/web", "team-a/api", "team-c/web", "team-c/api"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(read_ids(&monitor, "kubernetes:apps/v1:Deployment"), want);
+    assert_eq!(read_ids(&monitor, "kubernetes:core/v1:ConfigMap").len(), 2);
+    assert!(read_ids(&monitor, "kubernetes:core/v1:Namespace").is_empty());
+    assert!(warnings(&monitor).iter().all(|w| !w.contains("403")));
+    let requests = kube.record().requests.clone();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("/apis/apps/v1/deployments") || r.contains("team-b")),
+        "{requests:?}"
+    );
+}

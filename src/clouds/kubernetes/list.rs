@@ -37,6 +37,10 @@ pub struct Lister {
     pub page_size: u32,
     /// What each `ReadResource` carries.
     pub read_inputs: ReadInputs,
+    /// `namespaces`: list namespaced types only in these.
+    pub only_namespaces: Option<Vec<String>>,
+    /// With `namespaces`: whether cluster-scoped types are listed too (`clusterScoped`).
+    pub cluster_scoped: bool,
     /// Every namespace's name, listed once and only when a type needs listing per namespace.
     pub namespaces: OnceCell<Result<Vec<String>, String>>,
 }
@@ -101,6 +105,9 @@ impl Lister {
     /// list cluster-wide is listed namespace by namespace instead (see `namespaces`).
     pub async fn list(&self, target: &ListTarget, tx: &mpsc::Sender<ScanEvent>) {
         crate::discover::harness::fault_point(&target.cloud_type());
+        if let Some(only) = &self.only_namespaces {
+            return self.list_in(only, target, tx).await;
+        }
         let ar = target.api_resource();
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
         let cloud_type = target.cloud_type();
@@ -118,6 +125,50 @@ impl Lister {
                 let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
             }
             Ended::Done | Ended::Gone | Ended::Failed => {}
+        }
+    }
+
+    /// The `namespaces` setting: a namespaced type is listed in those namespaces alone, a
+    /// cluster-scoped one only when `clusterScoped` says so.
+    async fn list_in(&self, only: &[String], target: &ListTarget, tx: &mpsc::Sender<ScanEvent>) {
+        let cloud_type = target.cloud_type();
+        if !target.namespaced {
+            if self.cluster_scoped {
+                let api: Api<DynamicObject> =
+                    Api::all_with(self.client.clone(), &target.api_resource());
+                match self.list_scope(&api, target, None, tx).await {
+                    Ended::Denied(reason) => {
+                        let _ = tx.send(forbidden(&cloud_type, None, reason)).await;
+                    }
+                    Ended::NotFound(reason) => {
+                        let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
+                    }
+                    Ended::Done | Ended::Gone | Ended::Failed => {}
+                }
+            } else {
+                let reason = "cluster-scoped, and the scan is limited to pulumi-cloud-import:namespaces (clusterScoped is false)".to_string();
+                let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
+            }
+            return;
+        }
+        let ar = target.api_resource();
+        let mut forbidden_in = Vec::new();
+        let mut why = String::new();
+        for ns in only {
+            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
+            match self.list_scope(&api, target, Some(ns), tx).await {
+                Ended::Denied(reason) => {
+                    forbidden_in.push(ns.clone());
+                    why = reason;
+                }
+                Ended::Gone => return,
+                Ended::Done | Ended::NotFound(_) | Ended::Failed => {}
+            }
+        }
+        if !forbidden_in.is_empty() {
+            let _ = tx
+                .send(forbidden(&cloud_type, Some(&forbidden_in), why))
+                .await;
         }
     }
 

@@ -46,6 +46,9 @@ pub struct KubernetesScanner {
     page_size: u32,
     /// What each `ReadResource` carries.
     read_inputs: read_path::ReadInputs,
+    /// `namespaces` and `clusterScoped`.
+    only_namespaces: Option<Vec<String>>,
+    cluster_scoped: bool,
     /// Types the include/exclude filters rule out are not listed at all.
     filter: TypeFilter,
     /// The managed cluster we sign in to ourselves (`cluster_auth`), for messages.
@@ -145,6 +148,8 @@ impl KubernetesScanner {
             default_exclusions: options.default_exclusions,
             page_size: options.page_size,
             read_inputs: options.read_inputs,
+            only_namespaces: options.namespaces.clone(),
+            cluster_scoped: options.cluster_scoped,
             filter: options.filter.clone(),
             signed_in,
             note,
@@ -378,6 +383,8 @@ impl KubernetesScanner {
             scope: self.context.clone(),
             page_size: self.page_size,
             read_inputs: self.read_inputs,
+            only_namespaces: self.only_namespaces.clone(),
+            cluster_scoped: self.cluster_scoped,
             namespaces: Default::default(),
         };
         // Listing a type only to drop everything it holds would cost API calls for nothing.

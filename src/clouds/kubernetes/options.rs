@@ -22,6 +22,10 @@ pub struct KubernetesOptions {
     pub filter: TypeFilter,
     /// What each `ReadResource` carries (`readInputs`).
     pub read_inputs: ReadInputs,
+    /// `namespaces`: list namespaced types only in these (credentials scoped to some namespaces).
+    pub namespaces: Option<Vec<String>>,
+    /// With `namespaces`: whether cluster-scoped types are listed too (`clusterScoped`).
+    pub cluster_scoped: bool,
     /// The explicit provider's `kubeClientSettings`.
     pub client_settings: ClientSettings,
 }
@@ -46,8 +50,34 @@ impl KubernetesOptions {
                 ))
             })?,
         };
+        let namespaces = match settings.get_list("namespaces")? {
+            list if list.is_empty() => None,
+            list => Some(list),
+        };
+        let cluster_scoped = match (&namespaces, settings.get_bool("clusterScoped")?) {
+            (_, Some(choice)) => choice,
+            (None, None) => true,
+            // Listing namespaces only would silently leave out Namespaces, ClusterRoles, CRDs and
+            // every other cluster-scoped type: the user says which they want.
+            (Some(ns), None) => {
+                return Err(InputError::new(format!(
+                    "{} limits the scan to {}: set {} to true or false, to say whether cluster-scoped types (Namespaces, ClusterRoles, CRDs...) are scanned too",
+                    settings.describe("namespaces"),
+                    ns.join(", "),
+                    settings.describe("clusterScoped")
+                )))
+            }
+        };
+        if let Some(bad) = namespaces.iter().flatten().find(|n| !is_dns_label(n)) {
+            return Err(InputError::new(format!(
+                "{} holds {bad:?}, which is not a namespace name (lowercase letters, digits and '-', at most 63)",
+                settings.describe("namespaces")
+            )));
+        }
         Ok(KubernetesOptions {
             read_inputs,
+            namespaces,
+            cluster_scoped,
             client_settings: ClientSettings::for_run(
                 settings.workers,
                 settings.read_timeout.as_secs(),
@@ -60,4 +90,14 @@ impl KubernetesOptions {
             filter: TypeFilter::new(&settings.include, &settings.exclude)?,
         })
     }
+}
+
+/// A namespace name: an RFC 1123 label.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
