@@ -296,3 +296,39 @@ async fn a_read_that_never_answers_times_out_and_the_run_goes_on() {
     let reasons = &outputs["types"]["kubernetes:core/v1:ConfigMap"]["reasons"];
     assert_eq!(reasons["timed out after 2 s"], 1.0, "{outputs}");
 }
+
+/// A list call the API server never answers is given up after `readTimeout`, retried by the shared
+/// policy, and then reported: the run ends incomplete (exit 32) with everything else read, instead
+/// of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_call_that_never_answers_makes_the_scan_incomplete_not_a_hang() {
+    let mut opts = big_cluster(5);
+    opts.stalled.insert("deployments");
+    let kube = FakeKube::start(opts).await;
+    let monitor = FakeMonitor::start(MonitorOptions {
+        previous: support::fake_monitor::PreviousStack::New,
+        ..Default::default()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.write_kubeconfig(home.path(), "prod");
+    let mut env = host_env(&monitor, &[("cloud", "kubernetes"), ("readTimeout", "1")]);
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    let started = Instant::now();
+    let out = program::run(&[], &env, home.path()).await;
+    let took = started.elapsed();
+    assert_eq!(out.code, Some(32), "stderr: {}", out.stderr);
+    // 5 attempts of 1 s each plus the backoff between them.
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+    let errors = logs(&monitor, 3);
+    assert!(
+        errors.iter().any(|e| e.contains("apps/v1/Deployment")),
+        "{errors:?}"
+    );
+    let configmaps = monitor
+        .reads()
+        .into_iter()
+        .filter(|r| r.r#type == "kubernetes:core/v1:ConfigMap")
+        .count();
+    assert_eq!(configmaps, 5, "every other object is read");
+}

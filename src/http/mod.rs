@@ -11,6 +11,11 @@ pub mod paging;
 pub mod retry_after;
 pub mod verdict;
 
+/// The longest one listing call of AWS, Azure or OCI may take (Kubernetes lists take the run's
+/// `readTimeout`). A call past it counts as no answer: transient, retried by the shared policy, and
+/// in the end a scan that is incomplete, never one that hangs.
+pub const CALL_DEADLINE: Duration = Duration::from_secs(120);
+
 /// A service's error answer, reduced to what a user needs: shown as one line, `HTTP 500
 /// InternalError: etcdserver: request timed out`, never as a debug dump of the client's types.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -136,6 +136,9 @@ pub struct KubeOptions {
     pub forbidden: HashSet<&'static str>,
     /// Plurals whose list always answers 500.
     pub broken: HashSet<&'static str>,
+    /// Plurals whose list never answers: the connection stays open and silent, as an API server
+    /// stuck behind a dead etcd or an overloaded aggregated API does.
+    pub stalled: HashSet<&'static str>,
     /// Plurals whose first continued request answers 410; the bool says whether the Status carries
     /// a fresh continue token.
     pub expire_once: HashMap<&'static str, bool>,
@@ -321,6 +324,10 @@ async fn handle(State(s): State<Arc<Inner>>, uri: Uri, headers: HeaderMap) -> Re
         .unwrap_or_default();
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let aggregated = accept.contains("as=APIGroupDiscoveryList") && !s.opts.legacy_discovery;
+    // A list of a stalled plural (the last segment of a list path) never answers.
+    if parts.len() >= 3 && parts.last().is_some_and(|p| s.opts.stalled.contains(p)) {
+        std::future::pending::<()>().await;
+    }
     match parts.as_slice() {
         ["api"] => discovery(&s, true, aggregated),
         ["apis"] => discovery(&s, false, aggregated),

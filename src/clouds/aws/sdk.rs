@@ -20,6 +20,12 @@ pub async fn load(profile: Option<&str>, region: Option<&str>) -> SdkConfig {
     if let Some(r) = region {
         loader = loader.region(Region::new(r.to_string()));
     }
+    // A call that never answers is retried and then reported, never waited for forever.
+    loader = loader.timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(crate::http::CALL_DEADLINE)
+            .build(),
+    );
     let sdk = loader.load().await;
     if sdk.region().is_none() {
         return sdk

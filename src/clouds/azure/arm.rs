@@ -194,17 +194,22 @@ impl Arm {
     async fn call_once(&self, url: &Url, method: Method) -> Result<Value, ArmError> {
         let mut request = Request::new(url.clone(), method);
         let ctx = Context::new();
-        let response = self
-            .pipeline
-            .send(
-                &ctx,
-                &mut request,
-                Some(PipelineSendOptions {
-                    skip_checks: true,
-                    ..Default::default()
-                }),
-            )
+        let sent = self.pipeline.send(
+            &ctx,
+            &mut request,
+            Some(PipelineSendOptions {
+                skip_checks: true,
+                ..Default::default()
+            }),
+        );
+        let response = tokio::time::timeout(crate::http::CALL_DEADLINE, sent)
             .await
+            .map_err(|_| {
+                ArmError::Transport(format!(
+                    "no answer within {} s",
+                    crate::http::CALL_DEADLINE.as_secs()
+                ))
+            })?
             .map_err(|e| {
                 let text = first_line(&e.to_string());
                 if matches!(e.kind(), azure_core::error::ErrorKind::Credential) {

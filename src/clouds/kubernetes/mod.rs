@@ -72,6 +72,8 @@ impl KubernetesScanner {
         // kube's own retry layer retries 503s many times with growing delays; ours is bounded and
         // shared with every other cloud.
         config.default_retry = false;
+        // One list page that never comes back is no answer: retried, then an incomplete scan.
+        config.read_timeout = Some(options.list_deadline);
         let governor = Arc::new(RateGovernor::new(
             REQUESTS_PER_SECOND,
             REQUESTS_PER_SECOND,

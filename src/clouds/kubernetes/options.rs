@@ -28,6 +28,8 @@ pub struct KubernetesOptions {
     pub cluster_scoped: bool,
     /// The explicit provider's `kubeClientSettings`.
     pub client_settings: ClientSettings,
+    /// The longest one API call of the scan may take (`readTimeout`).
+    pub list_deadline: std::time::Duration,
 }
 
 impl KubernetesOptions {
@@ -78,6 +80,7 @@ impl KubernetesOptions {
             read_inputs,
             namespaces,
             cluster_scoped,
+            list_deadline: settings.read_timeout,
             client_settings: ClientSettings::for_run(
                 settings.workers,
                 settings.read_timeout.as_secs(),

@@ -130,7 +130,7 @@ impl OciApi {
         OciApi {
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(20))
-                .timeout(Duration::from_secs(120))
+                .timeout(crate::http::CALL_DEADLINE)
                 .build()
                 .unwrap_or_default(),
             signer: Arc::new(signer),
