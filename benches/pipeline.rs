@@ -84,6 +84,7 @@ async fn run(n: usize, workers: usize, latency: Duration) {
         sink: Arc::new(sink),
         reporter: Arc::new(Reporter::engine(client::engine(engine), false)),
         grace: Duration::ZERO,
+        withheld: &[],
         large_scan: None,
     };
     let start = Instant::now();

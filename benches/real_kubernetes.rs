@@ -1,25 +1,52 @@
-//! Benchmark (not a test) against the real peers: a real kube-apiserver filled with N objects, our
-//! `--list` beside `kubectl get <every listable type> -A -o name` (what a user would otherwise run),
-//! and `pulumi up` of the whole cluster through the stock CLI and the real Kubernetes provider, with
-//! `PULUMI_SKIP_CHECKPOINTS` on and off. Prints one table; asserts nothing about speed.
+//! Benchmark (not a test) against the real peers: a real kube-apiserver filled with N ConfigMaps,
+//! our `--list` beside `kubectl get <every listable type> -A -o name`, then the read rate of
+//! `pulumi up` through the stock CLI and the real Kubernetes provider, side by side:
 //!
-//! `cargo bench --bench real_kubernetes` (sizes: `-- 1000 10000`; default 1000). Needs the peers
-//! from `tests/real/build.sh`. Checkpointed `pulumi up` rewrites the whole state file per read, so
-//! it is only run up to `PCI_BENCH_CHECKPOINT_MAX` objects (default 2000); `pulumi up` at all only up
-//! to `PCI_BENCH_UP_MAX` (default 2000: the real provider reads about 20 objects/s here).
+//! 1. ours, `readInputs=none` (the provider imports each object, as the original did): slow, so
+//!    only up to `PCI_BENCH_SLOW_MAX` objects (default 2000);
+//! 2. ours, the fast path (`readInputs=identity`), `PULUMI_SKIP_CHECKPOINTS=true`, the program's
+//!    own defaults otherwise (its `workers` follow the CLI's `--parallel`);
+//! 3. the same with per-read checkpoints, which are quadratic on the file backend: only up to
+//!    `PCI_BENCH_CHECKPOINT_MAX` objects (default 2000);
+//! 4. the fast path on the s3 and postgres backends (file is row 2), when they can be started;
+//! 5. the original's stand-in, the Go program `../shared/peers/go-readall`, with identityProps
+//!    false (the original's way; slow, capped like 1) and true.
+//!
+//! Each row has reads/s and the wall of `pulumi up`, and the CPU seconds and peak RSS of every
+//! process of the run (the program, the CLI, the provider, the API server), then a short "targets"
+//! block computed from the tables. Asserts nothing about speed.
+//!
+//! `cargo bench --bench real_kubernetes -- 1000 10000` (default: 1000). Needs the peers from
+//! `tests/real/build.sh`; skips, saying so, without them.
 
 #[path = "../tests/real_support/mod.rs"]
 mod real_support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "real_support_bench/go_readall.rs"]
+mod go_readall;
+#[path = "real_support_bench/procs.rs"]
+mod procs;
+#[path = "real_support_bench/report.rs"]
+mod report;
 
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use real_support::backends::{Backend, BackendKind};
 use real_support::cluster::Cluster;
 use real_support::pulumi::Workspace;
 use real_support::{Peers, PROGRAM};
+use report::{Outcome, Row, Run};
+
+const STACK: &str = "bench";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -27,37 +54,114 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let sizes = if sizes.is_empty() { vec![1000] } else { sizes };
-    let checkpoint_max: usize = std::env::var("PCI_BENCH_CHECKPOINT_MAX")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let up_max: usize = std::env::var("PCI_BENCH_UP_MAX")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+    let slow_max = env_usize("PCI_BENCH_SLOW_MAX", 2000);
+    let checkpoint_max = env_usize("PCI_BENCH_CHECKPOINT_MAX", 2000);
     let Some(peers) = Peers::locate("bench real_kubernetes") else {
         return;
     };
-    println!(
-        "| objects created | listed | tool | wall | peak RSS | reads/s |\n|---|---|---|---|---|---|"
-    );
+    let go = go_readall::build();
+    if let Err(why) = &go {
+        eprintln!("go-readall rows skipped: {why}");
+    }
+    let mut all = Vec::new();
     for size in sizes {
+        let load = loadavg();
         let cluster = Cluster::start(&peers);
         populate(&cluster, size);
-        list(&peers, &cluster, size);
-        kubectl_get(&cluster, size);
-        for skip_checkpoints in [true, false] {
-            if size > up_max {
-                println!("| {size} | | pulumi up | skipped (> PCI_BENCH_UP_MAX) | | |");
-                break;
-            }
-            if !skip_checkpoints && size > checkpoint_max {
-                println!("| {size} | | pulumi up, checkpoints on | skipped (> PCI_BENCH_CHECKPOINT_MAX) | | |");
-                continue;
-            }
-            pulumi_up(&peers, &cluster, size, skip_checkpoints);
+        let bench = Bench {
+            peers: &peers,
+            cluster: &cluster,
+            size,
+            apiserver: procs::apiserver_pid(cluster.dir()),
+        };
+        if bench.apiserver.is_none() {
+            eprintln!("kube-apiserver's pid not found: its column stays empty");
         }
+        let mut rows = Vec::new();
+        let (list_row, ndjson) = bench.list();
+        rows.push(list_row);
+        rows.push(bench.kubectl_get());
+
+        let slow = |run: Run| Row {
+            size,
+            run,
+            outcome: Outcome::Skipped("skipped (> PCI_BENCH_SLOW_MAX)".into()),
+        };
+        let none = Run::Ours {
+            read_inputs: "none",
+            checkpoints: false,
+            backend: "file".into(),
+            extra: "",
+        };
+        rows.push(if size > slow_max {
+            slow(none)
+        } else {
+            bench.ours(none, None)
+        });
+        rows.push(bench.ours(Run::fast("file"), None));
+        for extra in ["second run", "--parallel 32"] {
+            let run = Run::Ours {
+                read_inputs: "identity",
+                checkpoints: false,
+                backend: "file".into(),
+                extra,
+            };
+            rows.push(bench.ours(run, None));
+        }
+        let checkpointed = Run::Ours {
+            read_inputs: "identity",
+            checkpoints: true,
+            backend: "file".into(),
+            extra: "",
+        };
+        rows.push(if size > checkpoint_max {
+            Row {
+                size,
+                run: checkpointed,
+                outcome: Outcome::Skipped("skipped (> PCI_BENCH_CHECKPOINT_MAX)".into()),
+            }
+        } else {
+            bench.ours(checkpointed, None)
+        });
+        for kind in BackendKind::ALL {
+            if kind.name() == "file" {
+                continue; // row 2
+            }
+            let dir = tempfile::tempdir().expect("temp dir");
+            let run = Run::fast(kind.name());
+            rows.push(match Backend::start(kind, dir.path()) {
+                Some(backend) => bench.ours(run, Some(&backend)),
+                None => Row {
+                    size,
+                    run,
+                    outcome: Outcome::Skipped("skipped (backend could not be started)".into()),
+                },
+            });
+        }
+        for identity in [false, true] {
+            let run = Run::GoReadall { identity };
+            rows.push(match &go {
+                Err(_) => Row {
+                    size,
+                    run,
+                    outcome: Outcome::Skipped("skipped (go-readall not available)".into()),
+                },
+                Ok(_) if !identity && size > slow_max => slow(run),
+                Ok(binary) => bench.go_readall(binary, &ndjson, identity),
+            });
+        }
+        report::table(size, &rows, &load);
+        all.extend(rows);
     }
+    report::targets(&all);
+}
+
+/// The 1-minute load average (other work on the machine slows every row).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// `size` ConfigMaps spread over 10 namespaces, created with one `kubectl create` per 500.
@@ -95,152 +199,180 @@ fn populate(cluster: &Cluster, size: usize) {
     );
 }
 
-/// Runs a direct child to its end; returns (wall, peak RSS in MiB, stdout).
-// The child is reaped by wait4 below, which clippy cannot see.
-#[allow(clippy::zombie_processes)]
-fn measure(cmd: &mut Command) -> (Duration, f64, String) {
-    let started = Instant::now();
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = child.stdout.unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut s).unwrap();
-        s
-    });
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own un-waited child; status and usage are valid out-pointers. wait4 is
-    // used instead of std's wait because only it reports the child's own peak RSS.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4");
-    let wall = started.elapsed();
-    let out = reader.join().unwrap();
-    assert_eq!(status, 0, "{cmd:?} failed");
-    (wall, usage.ru_maxrss as f64 / 1024.0, out)
+/// One size's cluster and what every row needs of it.
+struct Bench<'a> {
+    peers: &'a Peers,
+    cluster: &'a Cluster,
+    size: usize,
+    apiserver: Option<i32>,
 }
 
-fn list(peers: &Peers, cluster: &Cluster, size: usize) {
-    let home = tempfile::tempdir().unwrap();
-    let (wall, rss, out) = measure(
-        Command::new(PROGRAM)
-            .args([
-                "--list",
-                "--cloud",
-                "kubernetes",
-                "--provider-version",
-                &peers.provider_version,
-            ])
-            .env_clear()
-            .env("HOME", home.path())
-            .env("KUBECONFIG", &cluster.reader),
-    );
-    let n = out.lines().count();
-    row(size, n, "pulumi-cloud-import --list", wall, rss, None);
-}
-
-fn kubectl_get(cluster: &Cluster, size: usize) {
-    let names = cluster.kubectl_ok(&["api-resources", "--verbs=list", "-o", "name"]);
-    let names: Vec<&str> = names.lines().filter(|l| !l.is_empty()).collect();
-    let (wall, rss, out) = measure(
-        Command::new("kubectl")
-            .args(["get", &names.join(","), "-A", "-o", "name"])
-            .env("KUBECONFIG", &cluster.reader),
-    );
-    row(
-        size,
-        out.lines().count(),
-        "kubectl get <every type> -A -o name",
-        wall,
-        rss,
-        None,
-    );
-}
-
-fn pulumi_up(peers: &Peers, cluster: &Cluster, size: usize, skip_checkpoints: bool) {
-    let ws = Workspace::new(peers, &cluster.reader);
-    ws.init_stack("bench");
-    ws.config_set("bench", "pulumi-cloud-import:workers", "16");
-    let mut cmd = ws.command(&[
-        "up",
-        "--stack",
-        "bench",
-        "--skip-preview",
-        "--continue-on-error",
-        "--yes",
-        "--non-interactive",
-        "--parallel",
-        "16",
-    ]);
-    if skip_checkpoints {
-        cmd.env("PULUMI_SKIP_CHECKPOINTS", "true");
+impl Bench<'_> {
+    fn row(&self, run: Run, m: &procs::Measured, count: usize, note: String) -> Row {
+        if m.code != Some(0) {
+            eprintln!(
+                "{} exited {:?}; last lines:\n{}\n{}",
+                run.label(),
+                m.code,
+                tail(&m.stdout),
+                tail(&m.stderr)
+            );
+        }
+        Row {
+            size: self.size,
+            run,
+            outcome: Outcome::Done {
+                count,
+                wall: m.wall,
+                code: m.code,
+                usages: m.usages.clone(),
+                note,
+            },
+        }
     }
-    let peak = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, done) = (peak.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(program_peak_kib(), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
+
+    /// Our `--list`; also returns its NDJSON (go-readall's object list).
+    fn list(&self) -> (Row, String) {
+        let home = tempfile::tempdir().unwrap();
+        let load = loadavg();
+        let m = procs::run(
+            Command::new(PROGRAM)
+                .args([
+                    "--list",
+                    "--cloud",
+                    "kubernetes",
+                    "--provider-version",
+                    &self.peers.provider_version,
+                ])
+                .env_clear()
+                .env("HOME", home.path())
+                .env("KUBECONFIG", &self.cluster.reader),
+            self.apiserver,
+        );
+        let n = m.stdout.lines().count();
+        let row = self.row(Run::List, &m, n, format!("load {load}"));
+        (row, m.stdout)
+    }
+
+    fn kubectl_get(&self) -> Row {
+        let names = self
+            .cluster
+            .kubectl_ok(&["api-resources", "--verbs=list", "-o", "name"]);
+        let names: Vec<&str> = names.lines().filter(|l| !l.is_empty()).collect();
+        let load = loadavg();
+        let m = procs::run(
+            Command::new("kubectl")
+                .args(["get", &names.join(","), "-A", "-o", "name"])
+                .env("KUBECONFIG", &self.cluster.reader),
+            self.apiserver,
+        );
+        let n = m.stdout.lines().count();
+        self.row(Run::Kubectl, &m, n, format!("load {load}"))
+    }
+
+    /// `pulumi up` of our program, as the README runs it, with the program's defaults but
+    /// `readInputs` (so neither `workers` nor `--parallel`: the CLI's default decides both).
+    fn ours(&self, run: Run, backend: Option<&Backend>) -> Row {
+        let Run::Ours {
+            read_inputs,
+            checkpoints,
+            extra,
+            ..
+        } = &run
+        else {
+            unreachable!("ours runs our program")
+        };
+        let extra = *extra;
+        let ws = match backend {
+            Some(b) => Workspace::with_backend(self.peers, &self.cluster.reader, b),
+            None => Workspace::new(self.peers, &self.cluster.reader),
+        };
+        ws.init_stack(STACK);
+        ws.config_set(STACK, "pulumi-cloud-import:readInputs", read_inputs);
+        let skip = !checkpoints;
+        let mut args = Vec::new();
+        match extra {
+            "" => {}
+            "second run" => {
+                // The stack the first run made, read again: what every scheduled re-scan does.
+                let first = self.up(&ws, run.clone(), skip, &[], String::new());
+                eprintln!("  (first run: {:?})", first.rate());
             }
-        })
-    };
-    let (wall, _, _) = measure(&mut cmd);
-    done.store(true, Ordering::Relaxed);
-    sampler.join().unwrap();
-    let outputs = ws.outputs("bench");
-    let read = outputs["read"].as_u64().unwrap_or(0) as usize;
-    let tool = if skip_checkpoints {
-        "pulumi up, PULUMI_SKIP_CHECKPOINTS=true"
-    } else {
-        "pulumi up, checkpoints on"
-    };
-    let rss = peak.load(Ordering::Relaxed) as f64 / 1024.0;
-    row(
-        size,
-        read,
-        tool,
-        wall,
-        rss,
-        Some(read as f64 / wall.as_secs_f64()),
-    );
-}
-
-/// The peak RSS (VmHWM, KiB) of the running `pulumi-cloud-import`, found under /proc: it is the
-/// language host's child, two levels below the CLI, so wait4 on the CLI does not report it.
-fn program_peak_kib() -> u64 {
-    let mut peak = 0;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    for entry in dir.flatten() {
-        let path = entry.path();
-        let exe = std::fs::read_link(path.join("exe")).unwrap_or_default();
-        if exe != Path::new(PROGRAM) {
-            continue;
+            parallel => args.extend(parallel.split_whitespace()),
         }
-        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
-        if let Some(kib) = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak = peak.max(kib);
-        }
+        self.up(&ws, run.clone(), skip, &args, String::new())
     }
-    peak
+
+    /// go-readall under our language host, on the same cluster, CLI and provider, reading the
+    /// objects our `--list` found.
+    fn go_readall(&self, binary: &Path, list_ndjson: &str, identity: bool) -> Row {
+        let ws = Workspace::new(self.peers, &self.cluster.reader);
+        std::fs::write(
+            ws.project.join("Pulumi.yaml"),
+            go_readall::project_yaml(binary),
+        )
+        .unwrap();
+        let objects = ws.project.join("objects.tsv");
+        std::fs::write(&objects, go_readall::objects_file(list_ndjson)).unwrap();
+        ws.run(&["stack", "init", STACK, "--non-interactive"])
+            .ok("pulumi stack init");
+        ws.config_set(STACK, "go-readall:objects", &objects.display().to_string());
+        ws.config_set(
+            STACK,
+            "go-readall:providerVersion",
+            &self.peers.provider_version,
+        );
+        ws.config_set(STACK, "go-readall:identityProps", &identity.to_string());
+        // The original ran with no bound but the engine's; here the engine's is the CLI default.
+        let note = "--parallel: CLI default (the original: unbounded)".to_string();
+        self.up(&ws, Run::GoReadall { identity }, true, &[], note)
+    }
+
+    fn up(
+        &self,
+        ws: &Workspace,
+        run: Run,
+        skip_checkpoints: bool,
+        extra_args: &[&str],
+        note: String,
+    ) -> Row {
+        let mut args = vec![
+            "up",
+            "--stack",
+            STACK,
+            "--skip-preview",
+            "--continue-on-error",
+            "--yes",
+            "--non-interactive",
+        ];
+        args.extend_from_slice(extra_args);
+        let mut cmd = ws.command(&args);
+        if skip_checkpoints {
+            cmd.env("PULUMI_SKIP_CHECKPOINTS", "true");
+        }
+        let load = loadavg();
+        eprintln!("{}: {} ...", self.size, run.label());
+        let m = procs::run(&mut cmd, self.apiserver);
+        // Not `ws.outputs`: a failed update must still give a row, not end the bench.
+        let out = ws.run(&["stack", "output", "--json", "--stack", STACK]);
+        let read = serde_json::from_str::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["read"].as_u64())
+            .unwrap_or(0) as usize;
+        let note = [format!("load {load}"), note]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let row = self.row(run, &m, read, note);
+        if let Some(rate) = row.rate() {
+            eprintln!("  {read} read in {:.1}s: {rate:.1}/s", m.wall.as_secs_f64());
+        }
+        row
+    }
 }
 
-fn row(size: usize, n: usize, tool: &str, wall: Duration, rss: f64, rate: Option<f64>) {
-    let rate = rate.map(|r| format!("{r:.0}")).unwrap_or_default();
-    println!(
-        "| {size} | {n} | {tool} | {:.2}s | {rss:.1} MiB | {rate} |",
-        wall.as_secs_f64()
-    );
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
 }

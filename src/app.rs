@@ -181,6 +181,10 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
         sink: sink.clone(),
         reporter: reporter.clone(),
         grace: Duration::from_secs(if engine_mode { 2 } else { 0 }),
+        withheld: match &settings.mode {
+            Mode::Import { .. } if !settings.import_secrets => settings.cloud.secret_tokens(),
+            _ => &[],
+        },
         large_scan: engine_mode
             .then(|| checkpoint_warning(|var| std::env::var(var).ok()))
             .flatten(),
@@ -276,6 +280,19 @@ async fn execute(settings: Settings, prepared: Prepared, shutdown: CancellationT
     }
     if let Mode::Import { out } = &settings.mode {
         reporter.info(&format!("wrote {}", out.display())).await;
+        let withheld: u64 = summary
+            .types
+            .values()
+            .filter_map(|t| t.reasons.get(crate::pipeline::WITHHELD))
+            .sum();
+        if withheld > 0 {
+            reporter
+                .warn(&format!(
+                    "left {withheld} Secret(s) out of {}: `pulumi import` would write their values in plain text into the generated code and the state; `-c importSecrets=true` includes them",
+                    out.display()
+                ))
+                .await;
+        }
     }
     EXIT_OK
 }

@@ -41,6 +41,16 @@ impl Cloud {
     }
 
     /// The provider plugin version this release of the tool is tested against.
+    /// Types whose import would put secret values in plain text into the code `pulumi import`
+    /// generates and into the state (a Kubernetes Secret's `data`, and its `kubectl apply`
+    /// annotation, become literal inputs). `--import` leaves them out unless `importSecrets`.
+    pub fn secret_tokens(self) -> &'static [&'static str] {
+        match self {
+            Cloud::Kubernetes => &["kubernetes:core/v1:Secret"],
+            Cloud::Aws | Cloud::Azure | Cloud::Oci => &[],
+        }
+    }
+
     pub fn pinned_version(self) -> &'static str {
         match self {
             Cloud::Aws => "1.74.1",

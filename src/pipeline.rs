@@ -34,6 +34,8 @@ use crate::summary::{End, Summary};
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// How an in-flight read abandoned after SIGINT is counted.
 const INTERRUPTED: &str = "the run was interrupted before this read finished";
+/// How a withheld resource is counted.
+pub const WITHHELD: &str = "left out of --import: its values would be written in plain text into the code and state `pulumi import` makes (importSecrets=true includes it)";
 
 pub struct Pipeline {
     pub workers: usize,
@@ -42,6 +44,8 @@ pub struct Pipeline {
     pub reporter: Arc<Reporter>,
     /// On cancellation, how long in-flight work may still finish before it is abandoned.
     pub grace: Duration,
+    /// Tokens left out on purpose, each counted as skipped with [`WITHHELD`] (`--import`'s Secrets).
+    pub withheld: &'static [&'static str],
     /// A warning to show once, when the scan has found this many resources (the engine sink's
     /// per-step checkpoints on a DIY backend, which grow quadratic with the scan).
     pub large_scan: Option<(u64, String)>,
@@ -276,7 +280,9 @@ impl Pipeline {
                 self.reporter.warn(warning).await;
             }
         }
-        let skip = if !self.filter.allows(&d.token) {
+        let skip = if self.withheld.contains(&d.token.as_str()) {
+            Some(WITHHELD)
+        } else if !self.filter.allows(&d.token) {
             Some("excluded by the include/exclude filters")
         } else if d.id.is_empty() {
             Some("the cloud listed it without an id")

@@ -47,6 +47,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "debug",
     "schemaFile",
     "readTimeout",
+    "importSecrets",
     // Kubernetes.
     "context",
     "defaultExclusions",
@@ -160,6 +161,8 @@ pub struct Settings {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub debug: bool,
+    /// `--import` includes the types whose values would land in plain text (`importSecrets`).
+    pub import_secrets: bool,
     /// The provider plugin version to read with: `providerVersion`, checked, or the pinned one.
     pub provider_version: String,
     /// `schemaFile`: a provider schema file the user named.
@@ -278,6 +281,7 @@ impl Settings {
             include: Vec::new(),
             exclude: Vec::new(),
             debug: false,
+            import_secrets: false,
             provider_version: String::new(),
             schema_file: None,
             pulumi,
@@ -293,6 +297,7 @@ impl Settings {
         settings.include = settings.get_list("include")?;
         settings.exclude = settings.get_list("exclude")?;
         settings.debug = settings.get_bool("debug")?.unwrap_or(false);
+        settings.import_secrets = settings.get_bool("importSecrets")?.unwrap_or(false);
         settings.provider_version = cloud.provider_version(
             settings.get("providerVersion"),
             &settings.describe("providerVersion"),

@@ -524,15 +524,46 @@ async fn import_mode_writes_a_valid_import_file() {
     assert!(!text.contains(SECRET_DATA));
     let file = check_import_file(&text, "pulumi:providers:kubernetes", "4.32.0");
     let got: BTreeMap<(String, String), ()> = file.keys.into_iter().map(|k| (k, ())).collect();
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>()
+    // Secrets are left out by default: `pulumi import` would put their values in plain text into
+    // the code and the state. The run says so, and how to include them.
+    let secrets = |k: &&(String, String)| k.0 == "kubernetes:core/v1:Secret";
+    let want_no_secrets: Vec<&(String, String)> = want.keys().filter(|k| !secrets(k)).collect();
+    assert!(want.keys().any(|k| secrets(&k)), "the fixture has Secrets");
+    assert_eq!(got.keys().collect::<Vec<_>>(), want_no_secrets);
+    assert!(
+        out.stderr.contains("Secret(s) out of") && out.stderr.contains("importSecrets=true"),
+        "{}",
+        out.stderr
     );
     // Nothing but the file was left behind.
     let entries: Vec<_> = std::fs::read_dir(out_path.parent().unwrap())
         .unwrap()
         .collect();
     assert_eq!(entries.len(), 1, "temporary files left behind");
+
+    // Asked for, they are in.
+    let out = program::run(
+        &[
+            "--import",
+            "--cloud",
+            "kubernetes",
+            "-c",
+            "importSecrets=true",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        &env,
+        home.path(),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let file = check_import_file(&text, "pulumi:providers:kubernetes", "4.32.0");
+    let got: BTreeMap<(String, String), ()> = file.keys.into_iter().map(|k| (k, ())).collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

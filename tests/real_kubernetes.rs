@@ -691,6 +691,14 @@ fn import_file_is_consumed(
     )
     .ok("--import");
     let text = std::fs::read_to_string(&file).unwrap();
+    // Secrets are left out by default (their values would be plain text in what `pulumi import`
+    // makes), so the oracle here is kubectl less the exclusions, less Secrets.
+    let expected: BTreeSet<Key> = expected
+        .iter()
+        .filter(|(t, _)| t != "kubernetes:core/v1:Secret")
+        .cloned()
+        .collect();
+    let expected = &expected;
     let parsed: Value = serde_json::from_str(&text).unwrap();
     let entries = parsed["resources"].as_array().unwrap();
     let in_file: BTreeSet<Key> = entries
@@ -726,6 +734,21 @@ fn import_file_is_consumed(
     .ok("pulumi import --file");
     let imported: BTreeSet<Key> = by_key(&ws.export(scratch)).into_keys().collect();
     assert_sets_equal(&in_file, &imported, "pulumi import", "import.json");
+    // No Secret value reached the imported stack, not even decrypted. (Code generation is off:
+    // it needs a language plugin that generates programs, which the rust runtime does not have;
+    // without a Secret entry no code would carry one either.)
+    let decrypted = export_with_secrets(ws, scratch).to_string();
+    for value in SECRET_VALUES {
+        assert!(
+            !decrypted.contains(value),
+            "{value} reached the imported stack"
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+        assert!(
+            !decrypted.contains(&b64),
+            "{value} reached it base64-encoded"
+        );
+    }
 }
 
 fn assert_sets_equal(expected: &BTreeSet<Key>, actual: &BTreeSet<Key>, what: &str, oracle: &str) {
