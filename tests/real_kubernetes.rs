@@ -423,16 +423,7 @@ fn same_outputs_as_the_original_path(ws: &Workspace) {
     assert!(fast.len() >= 40, "compared {} objects", fast.len());
     // The fixture's Secrets: `data` of each, and the whole metadata of the kubectl-applied one.
     assert!(secrets >= 4, "{secrets} secret values compared");
-    ws.run(&[
-        "stack",
-        "rm",
-        "--yes",
-        "--force",
-        "--stack",
-        ORIGINAL,
-        "--non-interactive",
-    ])
-    .ok("pulumi stack rm");
+    remove_stack(ws, ORIGINAL);
 }
 
 /// `pulumi stack export --show-secrets` as JSON.
@@ -565,16 +556,7 @@ fn incomplete_listing_keeps_state(ws: &Workspace, cluster: &Cluster) {
             outputs["held"]["apps/v1/Deployment"].is_array(),
             "{outputs}"
         );
-        ws.run(&[
-            "stack",
-            "rm",
-            "--yes",
-            "--force",
-            "--stack",
-            stack,
-            "--non-interactive",
-        ])
-        .ok("pulumi stack rm");
+        remove_stack(ws, stack);
     }
     // Give the permission back for the stages that follow.
     cluster.apply(&real_support::script("fixture").join("reader.yaml"));
@@ -642,16 +624,7 @@ fn interrupt_keeps_state(ws: &Workspace) {
 
 /// The README's command with extra environment.
 fn up_with(ws: &Workspace, stack: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = ws.command(&[
-        "up",
-        "--stack",
-        stack,
-        "--skip-preview",
-        "--show-reads",
-        "--continue-on-error",
-        "--yes",
-        "--non-interactive",
-    ]);
+    let mut cmd = ws.command(&real_support::pulumi::up_args(stack));
     cmd.envs(env.iter().copied());
     Output::of(&mut cmd)
 }
@@ -760,4 +733,18 @@ fn assert_sets_equal(expected: &BTreeSet<Key>, actual: &BTreeSet<Key>, what: &st
         missing.len(),
         extra.len()
     );
+}
+
+/// `pulumi stack rm` of a stack a stage made for itself.
+fn remove_stack(ws: &Workspace, stack: &str) {
+    ws.run(&[
+        "stack",
+        "rm",
+        "--yes",
+        "--force",
+        "--stack",
+        stack,
+        "--non-interactive",
+    ])
+    .ok("pulumi stack rm");
 }

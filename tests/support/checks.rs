@@ -17,22 +17,7 @@ pub fn string_field(s: &Struct, key: &str) -> Option<String> {
 
 /// A protobuf Struct as JSON, to compare what the program sent with what it should send.
 pub fn to_json(s: &Struct) -> Value {
-    fn value(v: &prost_types::Value) -> Value {
-        match v.kind.as_ref() {
-            None | Some(Kind::NullValue(_)) => Value::Null,
-            Some(Kind::BoolValue(b)) => Value::Bool(*b),
-            Some(Kind::NumberValue(n)) => serde_json::json!(n),
-            Some(Kind::StringValue(s)) => Value::String(s.clone()),
-            Some(Kind::ListValue(l)) => Value::Array(l.values.iter().map(value).collect()),
-            Some(Kind::StructValue(s)) => to_json(s),
-        }
-    }
-    Value::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value(v)))
-            .collect(),
-    )
+    cloud_import::pulumi::value::from_struct(s)
 }
 
 pub fn bool_field(s: &Struct, key: &str) -> Option<bool> {
