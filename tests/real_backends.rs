@@ -68,25 +68,7 @@ fn pulumi_up_keeps_the_same_state_on_file_s3_and_postgres() {
     let first = same_state(&stacks);
 
     stage("second pulumi up on each backend after kubectl changes");
-    cluster.kubectl_ok(&["delete", "configmap", "web-settings", "-n", "team-a"]);
-    cluster.kubectl_ok(&[
-        "create",
-        "configmap",
-        "added-later",
-        "-n",
-        "team-b",
-        "--from-literal=colour=green",
-    ]);
-    cluster.kubectl_ok(&[
-        "patch",
-        "configmap",
-        "api-settings",
-        "-n",
-        "team-b",
-        "--type=merge",
-        "-p",
-        r#"{"data":{"endpoint":"https://changed.example.invalid"}}"#,
-    ]);
+    cluster.change_fixture();
     for (backend, ws) in &stacks {
         up(backend.kind(), ws, &cluster);
     }

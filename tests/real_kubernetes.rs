@@ -54,25 +54,7 @@ fn pulumi_up_reads_a_real_cluster_into_a_stack() {
         .ok("pulumi preview");
 
     stage("second pulumi up after kubectl changes");
-    cluster.kubectl_ok(&["delete", "configmap", "web-settings", "-n", "team-a"]);
-    cluster.kubectl_ok(&[
-        "create",
-        "configmap",
-        "added-later",
-        "-n",
-        "team-b",
-        "--from-literal=colour=green",
-    ]);
-    cluster.kubectl_ok(&[
-        "patch",
-        "configmap",
-        "api-settings",
-        "-n",
-        "team-b",
-        "--type=merge",
-        "-p",
-        r#"{"data":{"endpoint":"https://changed.example.invalid"}}"#,
-    ]);
+    cluster.change_fixture();
     let second = up_and_check(&ws, &cluster);
     let export = ws.export(STACK);
     let by_key = by_key(&export);

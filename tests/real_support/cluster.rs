@@ -62,6 +62,31 @@ impl Cluster {
         self.kubectl_ok(&["apply", "-f", &file.display().to_string()]);
     }
 
+    /// What the second-run stages change between two runs: `team-a/web-settings` deleted,
+    /// `team-b/added-later` (`colour: green`) created, `team-b/api-settings`' endpoint changed to
+    /// `https://changed.example.invalid`.
+    pub fn change_fixture(&self) {
+        self.kubectl_ok(&["delete", "configmap", "web-settings", "-n", "team-a"]);
+        self.kubectl_ok(&[
+            "create",
+            "configmap",
+            "added-later",
+            "-n",
+            "team-b",
+            "--from-literal=colour=green",
+        ]);
+        self.kubectl_ok(&[
+            "patch",
+            "configmap",
+            "api-settings",
+            "-n",
+            "team-b",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"endpoint":"https://changed.example.invalid"}}"#,
+        ]);
+    }
+
     /// The fixture: CRDs (waited for until established), then the objects.
     pub fn apply_fixture(&self) {
         Output::of(

@@ -105,8 +105,17 @@ impl Lister {
     /// list cluster-wide is listed namespace by namespace instead (see `namespaces`).
     pub async fn list(&self, target: &ListTarget, tx: &mpsc::Sender<ScanEvent>) {
         crate::discover::harness::fault_point(&target.cloud_type());
-        if let Some(only) = &self.only_namespaces {
-            return self.list_in(only, target, tx).await;
+        // `namespaces`: a namespaced type is listed in those namespaces alone, a cluster-scoped
+        // one as usual, and only when `clusterScoped` says so.
+        match &self.only_namespaces {
+            Some(only) if target.namespaced => return self.list_in(only, target, tx).await,
+            Some(_) if !self.cluster_scoped => {
+                let reason = "cluster-scoped, and the scan is limited to pulumi-cloud-import:namespaces (clusterScoped is false)".to_string();
+                let cloud_type = target.cloud_type();
+                let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
+                return;
+            }
+            _ => {}
         }
         let ar = target.api_resource();
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
@@ -128,29 +137,9 @@ impl Lister {
         }
     }
 
-    /// The `namespaces` setting: a namespaced type is listed in those namespaces alone, a
-    /// cluster-scoped one only when `clusterScoped` says so.
+    /// A namespaced type, listed in the namespaces of the `namespaces` setting only.
     async fn list_in(&self, only: &[String], target: &ListTarget, tx: &mpsc::Sender<ScanEvent>) {
         let cloud_type = target.cloud_type();
-        if !target.namespaced {
-            if self.cluster_scoped {
-                let api: Api<DynamicObject> =
-                    Api::all_with(self.client.clone(), &target.api_resource());
-                match self.list_scope(&api, target, None, tx).await {
-                    Ended::Denied(reason) => {
-                        let _ = tx.send(forbidden(&cloud_type, None, reason)).await;
-                    }
-                    Ended::NotFound(reason) => {
-                        let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
-                    }
-                    Ended::Done | Ended::Gone | Ended::Failed => {}
-                }
-            } else {
-                let reason = "cluster-scoped, and the scan is limited to pulumi-cloud-import:namespaces (clusterScoped is false)".to_string();
-                let _ = tx.send(ScanEvent::TypeSkipped { cloud_type, reason }).await;
-            }
-            return;
-        }
         let ar = target.api_resource();
         let mut forbidden_in = Vec::new();
         let mut why = String::new();
